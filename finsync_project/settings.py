@@ -1,0 +1,137 @@
+"""FinSync settings, read from the environment (django-environ).
+
+Every value can be set in the process environment or in a `.env` file beside
+`manage.py` (see `.env.example`). The embedded default is a SQLite file and the
+`demo` provider, so a fresh clone runs with no configuration at all.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+# The fallback key only serves local runs; deployments must set SECRET_KEY.
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-finsync-key-change-me-0123456789")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "sync.apps.SyncConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "finsync_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "finsync_project.wsgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers wait for each other instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "finsync": {"handlers": ["console"], "level": env.str("FINSYNC_LOG_LEVEL", default="WARNING")},
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FinSync API",
+    "DESCRIPTION": "Sync accounts, transactions and holdings from financial-data providers.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- FinSync ---------------------------------------------------------------
+# Seconds within which a repeated sync of the same kind is skipped (not failed).
+FINSYNC_MIN_SYNC_INTERVAL = env.int("FINSYNC_MIN_SYNC_INTERVAL", default=300)
+# Default and maximum transactions window, in days.
+FINSYNC_DEFAULT_SYNC_DAYS = env.int("FINSYNC_DEFAULT_SYNC_DAYS", default=30)
+FINSYNC_MAX_SYNC_DAYS = env.int("FINSYNC_MAX_SYNC_DAYS", default=730)
+# A running sync's claim on its connection expires after this many seconds, so
+# a crashed process cannot block a connection forever.
+FINSYNC_SYNC_LEASE_SECONDS = env.int("FINSYNC_SYNC_LEASE_SECONDS", default=900)
+# Fernet keys (comma-separated, urlsafe base64); the first encrypts, all decrypt.
+FINSYNC_ENCRYPTION_KEYS = env.list("FINSYNC_ENCRYPTION_KEYS", default=[])
+# Plain-http provider URLs are refused unless this is set (tests, local fakes).
+FINSYNC_ALLOW_HTTP_PROVIDERS = env.bool("FINSYNC_ALLOW_HTTP_PROVIDERS", default=False)
+# Provider HTTP timeouts in seconds (connect, read).
+FINSYNC_HTTP_CONNECT_TIMEOUT = env.float("FINSYNC_HTTP_CONNECT_TIMEOUT", default=5.0)
+FINSYNC_HTTP_READ_TIMEOUT = env.float("FINSYNC_HTTP_READ_TIMEOUT", default=30.0)
+
+PLAID_BASE_URL = env.str("PLAID_BASE_URL", default="https://production.plaid.com")
+PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
+PLAID_SECRET = env.str("PLAID_SECRET", default="")

@@ -1,0 +1,177 @@
+"""The adapter protocol and the DTOs adapters return.
+
+Conventions every adapter follows when it maps a vendor payload:
+- amounts are `Decimal`, positive means money into the account;
+- dates are `datetime.date`, timestamps are aware `datetime`s (UTC);
+- `mask` is at most the last four characters of an account number;
+- ids are the provider's own, as strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+TransactionsMode = Literal["window", "cursor"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What an adapter can do; the handlers and interfaces read these flags."""
+
+    accounts: bool = True
+    transactions: bool = True
+    holdings: bool = False
+    # "window": the provider answers for a date range (demo, SimpleFIN);
+    # "cursor": the provider returns changes since an opaque cursor (Plaid).
+    transactions_mode: TransactionsMode = "window"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountData:
+    provider_account_id: str
+    name: str
+    type: str = "other"
+    subtype: str = ""
+    mask: str = ""
+    currency: str = "USD"
+    balance: Decimal | None = None
+    available_balance: Decimal | None = None
+    balance_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionData:
+    provider_transaction_id: str
+    provider_account_id: str
+    posted_date: date
+    amount: Decimal
+    currency: str = "USD"
+    description: str = ""
+    payee: str = ""
+    category: str = ""
+    pending: bool = False
+    transacted_at: datetime | None = None
+    # The provider's id of the pending transaction this posted one replaces,
+    # when the provider links them (Plaid, demo); empty when it does not.
+    pending_transaction_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemovedTransaction:
+    provider_account_id: str
+    provider_transaction_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldingData:
+    provider_holding_id: str
+    provider_account_id: str
+    symbol: str = ""
+    name: str = ""
+    asset_type: str = ""
+    quantity: Decimal = Decimal(0)
+    price: Decimal | None = None
+    cost_basis: Decimal | None = None
+    market_value: Decimal | None = None
+    currency: str = "USD"
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountsResult:
+    accounts: list[AccountData]
+    # User-displayable, sanitised messages from a partly successful fetch.
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionsResult:
+    """Transactions for a window, or changes since a cursor.
+
+    Window mode: `transactions` is everything the provider has for
+    `accounts_covered` within [start, end]; rows the database holds there and
+    the provider no longer reports are removed by the handler.
+    Cursor mode: `transactions` are added or modified rows, `removed` the ids
+    the provider dropped, and `next_cursor` is saved with the data.
+    """
+
+    transactions: list[TransactionData]
+    removed: list[RemovedTransaction] = field(default_factory=list)
+    accounts_covered: list[str] = field(default_factory=list)
+    # Balances observed alongside the transactions, if the provider sends them.
+    accounts: list[AccountData] = field(default_factory=list)
+    next_cursor: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldingsResult:
+    holdings: list[HoldingData]
+    # Balance of the account, when the provider reports it with the holdings.
+    account: AccountData | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionSetup:
+    """What `Provider.connect` produces: secrets to encrypt and plain config."""
+
+    credentials: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialField:
+    """One input a provider needs to connect, for the CLI, the API and the admin."""
+
+    name: str
+    help: str
+    secret: bool = True
+    required: bool = True
+
+
+class Provider:
+    """Base class of adapters. Subclasses set the class attributes and the fetch methods.
+
+    An adapter instance is built per sync from the connection's decrypted
+    credentials and its plain config, and is used from one thread.
+    """
+
+    slug: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    # Inputs accepted by `connect`, in order.
+    connect_fields: ClassVar[tuple[CredentialField, ...]] = ()
+
+    def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        self.credentials = dict(credentials)
+        self.config = dict(config)
+
+    @classmethod
+    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
+        """Turn connect inputs into stored credentials and config (may call the provider)."""
+        raise NotImplementedError
+
+    def fetch_accounts(self) -> AccountsResult:
+        raise NotImplementedError
+
+    def fetch_transactions(
+        self,
+        *,
+        start: date | None,
+        end: date | None,
+        account_ids: list[str] | None = None,
+        cursor: str | None = None,
+    ) -> TransactionsResult:
+        """Window mode gets `start`/`end` (both inclusive); cursor mode gets `cursor`."""
+        raise NotImplementedError
+
+    def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release network resources; the default has none."""

@@ -1,0 +1,31 @@
+"""Adapters by slug."""
+
+from __future__ import annotations
+
+from providers.base import Provider
+
+_REGISTRY: dict[str, type[Provider]] = {}
+
+
+def register(cls: type[Provider]) -> type[Provider]:
+    """Class decorator: make an adapter available under its `slug`."""
+    if cls.slug in _REGISTRY and _REGISTRY[cls.slug] is not cls:
+        raise ValueError(f"provider slug {cls.slug!r} is already registered")
+    _REGISTRY[cls.slug] = cls
+    return cls
+
+
+def get_provider_class(slug: str) -> type[Provider]:
+    """The adapter class for `slug`; KeyError when there is none."""
+    _load_builtin()
+    return _REGISTRY[slug]
+
+
+def provider_slugs() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin() -> None:
+    # Imported lazily so that importing the registry stays cheap and cycle-free.
+    import providers.demo  # noqa: F401

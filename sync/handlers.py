@@ -1,0 +1,314 @@
+"""The service layer: the three sync handlers and the connection services.
+
+Every handler follows DESIGN.md "Handler semantics":
+look up (not found unless owned, or staff with `sync.sync_connection`) ->
+validate -> connection status -> recently-synced gate (skip unless force) ->
+claim the connection -> fetch from the provider outside any transaction ->
+apply everything, finish the run and save timestamps/cursor in one
+transaction. Every attempt leaves a SyncRun and audit events; failures are
+recorded after the data transaction rolled back, so they survive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, DataError, IntegrityError, transaction
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from providers.errors import ProviderError
+from providers.registry import get_provider_class
+from sync import apply, selectors, signals
+from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
+from sync.crypto import decrypt_credentials
+from sync.errors import (
+    ConnectionInactive,
+    NotFound,
+    ProviderBadResponse,
+    ReauthRequired,
+    SyncError,
+    ValidationError,
+    from_provider_error,
+)
+from sync.models import Account, Connection, SyncKind, SyncRun
+from sync.results import Counts, SyncResult
+from sync.runs import Attempt
+
+logger = logging.getLogger("finsync.sync")
+
+RECENTLY_SYNCED = "recently_synced"
+
+
+def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
+    """Sync every account of a connection; accounts it no longer reports go inactive."""
+
+    def resolve(actor, attempt):
+        attempt.connection = _visible_connection(actor, command.connection_id)
+        return attempt.connection.accounts_synced_at
+
+    def work(provider, attempt, now):
+        fetched = provider.fetch_accounts()
+
+        def write():
+            counts, _ = apply.upsert_accounts(
+                attempt.connection, fetched.accounts, deactivate_missing=True,
+                snapshot_source=SyncKind.ACCOUNTS, now=now,
+            )
+            Connection.objects.filter(pk=attempt.connection.pk).update(accounts_synced_at=now, updated_at=now)
+            return counts
+
+        return write, fetched.warnings
+
+    return _execute(SyncKind.ACCOUNTS, command, source, correlation_id, resolve, work)
+
+
+def sync_transactions(command: SyncTransactions, *, source: str,
+                      correlation_id: uuid.UUID | None = None) -> SyncResult:
+    """Sync transactions for a window (or by cursor), for a connection or one of its accounts."""
+
+    def resolve(actor, attempt):
+        connection = _visible_connection(actor, command.connection_id)
+        attempt.connection = connection
+        if command.account_id is not None:
+            attempt.account = Account.objects.filter(pk=command.account_id, connection=connection).first()
+            if attempt.account is None:
+                raise NotFound("account not found on this connection")
+        attempt.window_start, attempt.window_end = transactions_window(command.start_date, command.end_date)
+        if attempt.account is not None:
+            return attempt.account.transactions_synced_at
+        return connection.transactions_synced_at
+
+    def work(provider, attempt, now):
+        connection, account = attempt.connection, attempt.account
+        cursor_mode = provider.capabilities.transactions_mode == "cursor"
+        # A cursor covers the whole connection: syncing by cursor for one
+        # account would advance it past the other accounts' changes.
+        account_ids = None if cursor_mode or account is None else [account.provider_account_id]
+        fetched = provider.fetch_transactions(
+            start=attempt.window_start, end=attempt.window_end, account_ids=account_ids,
+            cursor=connection.cursor if cursor_mode else None,
+        )
+        known = set(connection.accounts.values_list("provider_account_id", flat=True))
+        wanted = {t.provider_account_id for t in fetched.transactions} | set(fetched.accounts_covered)
+        accounts = list(fetched.accounts)
+        if wanted - known - {a.provider_account_id for a in accounts}:
+            # Transactions for accounts we have not seen: learn them first.
+            accounts = provider.fetch_accounts().accounts
+
+        def write():
+            _, accounts_by_pid = apply.upsert_accounts(
+                connection, accounts, deactivate_missing=False, snapshot_source=SyncKind.TRANSACTIONS, now=now,
+            )
+            window = None if cursor_mode else (attempt.window_start, attempt.window_end)
+            counts = apply.apply_transactions(accounts_by_pid, fetched, window=window, now=now)
+            synced = [accounts_by_pid[p] for p in fetched.accounts_covered if p in accounts_by_pid]
+            if account is not None:
+                synced.append(account)
+            Account.objects.filter(pk__in=[a.pk for a in synced if a.pk]).update(transactions_synced_at=now)
+            changes = {"updated_at": now}
+            if account is None or cursor_mode:
+                changes["transactions_synced_at"] = now
+            if cursor_mode and fetched.next_cursor is not None:
+                changes["cursor"] = fetched.next_cursor
+            Connection.objects.filter(pk=connection.pk).update(**changes)
+            return counts
+
+        return write, fetched.warnings
+
+    return _execute(SyncKind.TRANSACTIONS, command, source, correlation_id, resolve, work)
+
+
+def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
+    """Sync one account's holdings: a full snapshot, missing positions go inactive."""
+
+    def resolve(actor, attempt):
+        account = selectors.accounts_for(actor).filter(pk=command.account_id).first()
+        if account is None:
+            raise NotFound("account not found")
+        attempt.account, attempt.connection = account, account.connection
+        return account.holdings_synced_at
+
+    def work(provider, attempt, now):
+        account = attempt.account
+        if not provider.capabilities.holdings:
+            fetched = None
+            warnings = [f"the {provider.display_name} provider does not report holdings"]
+        else:
+            fetched = provider.fetch_holdings(account_id=account.provider_account_id)
+            warnings = fetched.warnings
+
+        def write():
+            counts = Counts() if fetched is None else apply.apply_holdings(account, fetched, now=now)
+            if fetched is not None and fetched.account is not None:
+                apply.upsert_accounts(
+                    attempt.connection, [fetched.account], deactivate_missing=False,
+                    snapshot_source=SyncKind.HOLDINGS, now=now,
+                )
+            Account.objects.filter(pk=account.pk).update(holdings_synced_at=now, updated_at=now)
+            return counts
+
+        return write, warnings
+
+    return _execute(SyncKind.HOLDINGS, command, source, correlation_id, resolve, work)
+
+
+# --- the shared flow ---------------------------------------------------------------
+
+
+def _execute(kind: str, command, source: str, correlation_id, resolve: Callable, work: Callable) -> SyncResult:
+    actor = selectors.get_user(command.user_id)
+    attempt = Attempt(kind=kind, actor=actor, source=source, correlation_id=correlation_id or uuid.uuid4(),
+                      force=command.force)
+    try:
+        if actor is None:
+            raise NotFound("user not found")
+        last_success = resolve(actor, attempt)
+    except SyncError as error:
+        attempt.emit("attempted", None, attempt.base_payload())
+        attempt.record_failure(error)
+        raise
+    attempt.emit("attempted", None, attempt.base_payload())
+    try:
+        _check_status(attempt.connection)
+    except SyncError as error:
+        attempt.record_failure(error)
+        raise
+
+    skip = _recently_synced(last_success, command.force)
+    if skip:
+        run = attempt.record_skip(RECENTLY_SYNCED, skip)
+        return _result(kind, attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=RECENTLY_SYNCED,
+                       message=skip)
+
+    try:
+        run = attempt.claim()
+    except SyncError as error:
+        attempt.record_failure(error)
+        raise
+
+    provider = None
+    try:
+        provider = _provider_for(attempt.connection)
+        now = timezone.now()
+        write, warnings = work(provider, attempt, now)  # network: no transaction is open here
+        with transaction.atomic():
+            counts = write()
+            attempt.finish(run, counts, warnings)
+            _clear_error(attempt.connection)
+    except ProviderError as error:
+        failure = from_provider_error(error)
+        if isinstance(failure, ReauthRequired):
+            mark_needs_reauth(attempt.connection, actor=actor, source=source,
+                              correlation_id=attempt.correlation_id, reason=failure.message)
+        _fail(attempt, run, failure)
+        raise failure from None
+    except SyncError as error:
+        _fail(attempt, run, error)
+        raise
+    except (IntegrityError, DataError) as error:
+        # The provider's data broke a database rule: nothing was written.
+        logger.warning("sync %s of connection %s could not be stored: %s", kind, attempt.connection.pk, error)
+        failure = ProviderBadResponse("the provider's data could not be stored; nothing was changed")
+        _fail(attempt, run, failure)
+        raise failure from None
+    except BaseException as error:
+        # A bug or an outage: record it, release the claim, let it propagate.
+        failure = SyncError(f"internal error: {type(error).__name__}")
+        failure.code = "internal_error"
+        try:
+            _fail(attempt, run, failure)
+        except DatabaseError:
+            logger.exception("could not record the failure of sync run %s", run.pk)
+        raise
+    finally:
+        if provider is not None:
+            provider.close()
+    return _result(kind, attempt, run, counts, status=SyncRun.Status.SUCCEEDED, warnings=warnings)
+
+
+def _fail(attempt: Attempt, run: SyncRun, error: SyncError) -> None:
+    attempt.record_failure(error, run)
+    Connection.objects.filter(pk=attempt.connection.pk).update(
+        last_error=error.message[:2000], last_error_code=error.code, last_error_at=timezone.now(),
+    )
+
+
+def _clear_error(connection: Connection) -> None:
+    if connection.last_error or connection.last_error_code:
+        Connection.objects.filter(pk=connection.pk).update(last_error="", last_error_code="", last_error_at=None)
+
+
+def _result(kind, attempt: Attempt, run: SyncRun, counts: Counts, *, status: str, reason: str = "",
+            message: str = "", warnings: list[str] | None = None) -> SyncResult:
+    return SyncResult(
+        command=kind, status=status, connection_id=attempt.connection.pk,
+        account_id=attempt.account.pk if attempt.account else None, sync_run_id=run.pk,
+        created=counts.created, updated=counts.updated, unchanged=counts.unchanged, removed=counts.removed,
+        reason=reason, message=message, warnings=list(warnings or []),
+    )
+
+
+def _visible_connection(actor, connection_id) -> Connection:
+    connection = selectors.connections_for(actor).filter(pk=connection_id).first()
+    if connection is None:
+        raise NotFound("connection not found")
+    return connection
+
+
+def _check_status(connection: Connection) -> None:
+    if connection.status == Connection.Status.DISCONNECTED:
+        raise ConnectionInactive("the connection is disconnected")
+    if connection.status == Connection.Status.NEEDS_REAUTH:
+        raise ReauthRequired("the connection needs re-authentication with the provider")
+
+
+def _recently_synced(last_success, force: bool) -> str:
+    """A skip message when the last success is within FINSYNC_MIN_SYNC_INTERVAL, else ''."""
+    if force or last_success is None:
+        return ""
+    interval = timedelta(seconds=settings.FINSYNC_MIN_SYNC_INTERVAL)
+    now = timezone.now()
+    if now - last_success >= interval:
+        return ""
+    return f"synced {timesince(last_success, now)} ago (use force to sync again)"
+
+
+def transactions_window(start: date | None, end: date | None) -> tuple[date, date]:
+    """The window a transactions sync covers, both ends inclusive; ValidationError when invalid."""
+    end = end or timezone.localdate()
+    start = start or end - timedelta(days=settings.FINSYNC_DEFAULT_SYNC_DAYS - 1)
+    if start > end:
+        raise ValidationError("start_date is after end_date", fields={"start_date": ["must not be after end_date"]})
+    days = (end - start).days + 1
+    if days > settings.FINSYNC_MAX_SYNC_DAYS:
+        message = f"the window is {days} days; at most {settings.FINSYNC_MAX_SYNC_DAYS} are allowed"
+        raise ValidationError(message, fields={"start_date": [message]})
+    return start, end
+
+
+def _provider_for(connection: Connection):
+    try:
+        provider_class = get_provider_class(connection.provider)
+    except KeyError:
+        raise ValidationError(f"unknown provider {connection.provider!r}") from None
+    credentials = decrypt_credentials(connection.credentials_encrypted)
+    return provider_class(credentials=credentials, config=connection.config)
+
+
+def mark_needs_reauth(connection: Connection, *, actor, source: str, correlation_id=None, reason: str = "") -> None:
+    """The provider refused the credentials: the user must reconnect before the next sync."""
+    changed = Connection.objects.filter(pk=connection.pk, status=Connection.Status.ACTIVE).update(
+        status=Connection.Status.NEEDS_REAUTH, updated_at=timezone.now(),
+    )
+    if changed:
+        old = connection.status
+        connection.status = Connection.Status.NEEDS_REAUTH
+        signals.connection_status_changed.send(
+            sender=Connection, connection=connection, actor=actor, source=source, correlation_id=correlation_id,
+            payload={"from": old, "to": connection.status, "reason": reason},
+        )

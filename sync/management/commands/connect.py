@@ -1,0 +1,64 @@
+"""`manage.py connect PROVIDER --user USERNAME [--name NAME] [provider options]`."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from providers.registry import get_provider_class, provider_slugs
+from sync.connections import create_connection
+from sync.errors import SyncError
+
+
+def _provider_fields():
+    """Every provider's connect fields, as (option name, field, providers that take it)."""
+    fields: dict[str, tuple] = {}
+    for slug in provider_slugs():
+        for field in get_provider_class(slug).connect_fields:
+            option = "--" + field.name.replace("_", "-")
+            known = fields.get(option)
+            fields[option] = (field, (known[1] if known else ()) + (slug,))
+    return fields
+
+
+class Command(BaseCommand):
+    help = "Connect a user to a provider and print the new connection's id."
+
+    def add_arguments(self, parser):
+        parser.add_argument("provider", choices=provider_slugs(), help="Provider slug.")
+        parser.add_argument("--user", required=True, help="Username of the connection's owner.")
+        parser.add_argument("--name", default="", help="Display name of the connection.")
+        parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+        for option, (field, slugs) in _provider_fields().items():
+            parser.add_argument(option, dest=field.name, default=None,
+                                help=f"{field.help} ({', '.join(slugs)}).")
+
+    def handle(self, *args, provider, user, name, format, **options):
+        owner = get_user_model().objects.filter(username=user).first()
+        if owner is None:
+            raise CommandError(f"unknown user {user!r}", returncode=2)
+        accepted = {field.name for field in get_provider_class(provider).connect_fields}
+        given = {key: value for key, value in options.items()
+                 if value is not None and key in _all_field_names()}
+        stray = sorted(set(given) - accepted)
+        if stray:
+            names = ", ".join("--" + s.replace("_", "-") for s in stray)
+            raise CommandError(f"{names} does not apply to the {provider} provider", returncode=2)
+        try:
+            connection = create_connection(owner=owner, provider=provider, name=name, options=given, actor=owner,
+                                           source="cli")
+        except SyncError as error:
+            raise CommandError(f"{error.code}: {error.message}", returncode=2) from None
+        if format == "json":
+            self.stdout.write(json.dumps({"id": str(connection.pk), "provider": connection.provider,
+                                          "name": connection.name, "owner": owner.get_username()}))
+        else:
+            if options.get("verbosity", 1) >= 2:
+                self.stderr.write(f"Connected {owner.get_username()} to {connection.provider}: {connection.name}")
+            self.stdout.write(str(connection.pk))
+
+
+def _all_field_names() -> set[str]:
+    return {field.name for field, _ in _provider_fields().values()}

@@ -1,0 +1,321 @@
+"""FinSync's data: connections to providers, the synced records, sync runs and the audit log.
+
+Constraints live in the database (unique provider identities, allowed status
+values, one running sync per connection), not only in Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
+
+MONEY = {"max_digits": 19, "decimal_places": 4}
+QUANTITY = {"max_digits": 24, "decimal_places": 8}
+
+
+def _choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class TimeStamped(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class SyncKind(models.TextChoices):
+    ACCOUNTS = "accounts", "Accounts"
+    TRANSACTIONS = "transactions", "Transactions"
+    HOLDINGS = "holdings", "Holdings"
+
+
+class Source(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    CLI = "cli", "CLI"
+
+
+class ConnectionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authentication"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class TransactionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    POSTED = "posted", "Posted"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class Connection(TimeStamped):
+    """A user's link to one provider login (a SimpleFIN access URL, a Plaid item, a demo bank)."""
+
+    Status = ConnectionStatus
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
+    provider = models.CharField(max_length=50)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # Fernet token of the JSON credentials; see sync.crypto. Never shown.
+    credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    config = models.JSONField(default=dict, blank=True, help_text="Non-secret provider settings.")
+    cursor = models.TextField(blank=True, default="", help_text="Provider sync cursor (cursor providers).")
+    accounts_synced_at = models.DateTimeField(null=True, blank=True)
+    transactions_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_error_code = models.CharField(max_length=50, blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["owner_id", "name"]
+        permissions = [("sync_connection", "Can sync any user's connections")]
+        constraints = [_choices_check("status", ConnectionStatus, "connection_status_valid")]
+        indexes = [models.Index(fields=["status", "transactions_synced_at"], name="connection_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider})"
+
+
+class Account(TimeStamped):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="accounts")
+    provider_account_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=50, blank=True, default="")
+    subtype = models.CharField(max_length=50, blank=True, default="")
+    mask = models.CharField(max_length=4, blank=True, default="", help_text="Last four characters only.")
+    currency = models.CharField(max_length=3, default="USD")
+    balance = models.DecimalField(**MONEY, null=True, blank=True)
+    available_balance = models.DecimalField(**MONEY, null=True, blank=True)
+    balance_date = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    transactions_synced_at = models.DateTimeField(null=True, blank=True)
+    holdings_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["connection_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "provider_account_id"], name="account_provider_identity"),
+            models.CheckConstraint(condition=LessThanOrEqual(Length("mask"), 4), name="account_mask_last_four"),
+            models.CheckConstraint(condition=LessThanOrEqual(Length("currency"), 3), name="account_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ••{self.mask}" if self.mask else self.name
+
+
+class Transaction(TimeStamped):
+    Status = TransactionStatus
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="transactions")
+    provider_transaction_id = models.CharField(max_length=255)
+    posted_date = models.DateField()
+    transacted_at = models.DateTimeField(null=True, blank=True)
+    amount = models.DecimalField(**MONEY, help_text="Positive means money into the account.")
+    currency = models.CharField(max_length=3, default="USD")
+    description = models.TextField(blank=True, default="")
+    payee = models.CharField(max_length=255, blank=True, default="")
+    provider_category = models.CharField(max_length=255, blank=True, default="")
+    # The user's own fields: a sync never writes them (it only carries them
+    # from a pending row to the posted row that replaces it).
+    category = models.CharField(max_length=255, blank=True, default="")
+    notes = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.POSTED)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by",
+        help_text="The pending transaction this posted one replaced.",
+    )
+    is_removed = models.BooleanField(default=False)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-posted_date", "provider_transaction_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "provider_transaction_id"], name="transaction_provider_identity"
+            ),
+            _choices_check("status", TransactionStatus, "transaction_status_valid"),
+            models.CheckConstraint(
+                condition=Q(is_removed=False, removed_at__isnull=True) | Q(is_removed=True, removed_at__isnull=False),
+                name="transaction_removed_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "posted_date"], name="transaction_account_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.posted_date} {self.amount} {self.description[:40]}"
+
+
+class Holding(TimeStamped):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="holdings")
+    provider_holding_id = models.CharField(max_length=255)
+    symbol = models.CharField(max_length=64, blank=True, default="")
+    name = models.CharField(max_length=255, blank=True, default="")
+    asset_type = models.CharField(max_length=50, blank=True, default="")
+    quantity = models.DecimalField(**QUANTITY)
+    price = models.DecimalField(**QUANTITY, null=True, blank=True)
+    cost_basis = models.DecimalField(**QUANTITY, null=True, blank=True)
+    market_value = models.DecimalField(**QUANTITY, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    as_of = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["account_id", "symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "provider_holding_id"], name="holding_provider_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol or self.name} x {self.quantity}"
+
+
+class BalanceSnapshot(models.Model):
+    """A balance a sync observed; one row per account and `as_of`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balance_snapshots")
+    balance = models.DecimalField(**MONEY, null=True, blank=True)
+    available = models.DecimalField(**MONEY, null=True, blank=True)
+    as_of = models.DateTimeField()
+    source = models.CharField(max_length=20, choices=SyncKind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account_id", "-as_of"]
+        get_latest_by = "as_of"
+        constraints = [models.UniqueConstraint(fields=["account", "as_of"], name="balance_snapshot_once")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.as_of:%Y-%m-%d} {self.balance}"
+
+
+class SyncRun(models.Model):
+    """One sync attempt, whatever its outcome. A `running` run is the connection's claim."""
+
+    Status = RunStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=SyncKind.choices)
+    # Null only for an attempt on something the actor may not see (not found).
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    correlation_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    force = models.BooleanField(default=False)
+    window_start = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    reason_code = models.CharField(max_length=50, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    warnings = models.JSONField(default=list, blank=True)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+        constraints = [
+            _choices_check("kind", SyncKind, "sync_run_kind_valid"),
+            _choices_check("source", Source, "sync_run_source_valid"),
+            _choices_check("status", RunStatus, "sync_run_status_valid"),
+            # The claim: at most one running sync per connection.
+            models.UniqueConstraint(
+                fields=["connection"], condition=Q(status="running"), name="one_running_sync_per_connection"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True) | Q(window_end__isnull=True) | Q(window_start__lte=models.F("window_end")),
+                name="sync_run_window_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["connection", "-started_at"], name="sync_run_connection_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def duration(self):
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly("audit events cannot be updated")
+
+    def delete(self):
+        raise AuditLogIsAppendOnly("audit events cannot be deleted")
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a domain event. Never holds secrets.
+
+    References are plain ids without database foreign keys, so that deleting a
+    user or a connection neither cascades into nor rewrites the audit trail.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.CharField(max_length=100, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="+",
+    )
+    actor_label = models.CharField(max_length=255, blank=True, default="")
+    source = models.CharField(max_length=10, blank=True, default="")
+    correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+    )
+    sync_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        get_latest_by = "occurred_at"
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.event}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("audit events cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("audit events cannot be deleted")

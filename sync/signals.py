@@ -1,0 +1,26 @@
+"""Domain events, sent by the handlers and received by the audit log (sync.audit).
+
+Every sync signal is sent with the keyword arguments:
+  kind, sync_run, actor, source, correlation_id, connection, account, payload
+and the connection signals with:
+  connection, actor, source, correlation_id, payload
+`payload` is a JSON-serialisable dict of counts, reasons and messages: never secrets.
+"""
+
+from django.dispatch import Signal
+
+sync_attempted = Signal()
+sync_succeeded = Signal()
+sync_skipped = Signal()
+sync_failed = Signal()
+
+connection_created = Signal()
+connection_status_changed = Signal()
+connection_credentials_rotated = Signal()
+
+SYNC_SIGNALS = {
+    "attempted": sync_attempted,
+    "succeeded": sync_succeeded,
+    "skipped": sync_skipped,
+    "failed": sync_failed,
+}
