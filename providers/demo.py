@@ -50,14 +50,21 @@ ACCOUNT_KINDS = (
     ("depository", "savings", "High-Yield Savings"),
 )
 MERCHANTS = {
-    "checking": (("Corner Grocery", "groceries"), ("City Utilities", "utilities"),
-                 ("Metro Transit", "transport"), ("Blue Bottle Cafe", "dining"),
-                 ("Pharmacy Plus", "health")),
-    "credit card": (("Online Books", "shopping"), ("Fuel Stop", "transport"),
-                    ("Streaming Co", "entertainment"), ("Bistro 21", "dining"),
-                    ("Hardware Depot", "home")),
-    "brokerage": (("Dividend VTI", "income"), ("Dividend BND", "income"),
-                  ("Account fee", "fees")),
+    "checking": (
+        ("Corner Grocery", "groceries"),
+        ("City Utilities", "utilities"),
+        ("Metro Transit", "transport"),
+        ("Blue Bottle Cafe", "dining"),
+        ("Pharmacy Plus", "health"),
+    ),
+    "credit card": (
+        ("Online Books", "shopping"),
+        ("Fuel Stop", "transport"),
+        ("Streaming Co", "entertainment"),
+        ("Bistro 21", "dining"),
+        ("Hardware Depot", "home"),
+    ),
+    "brokerage": (("Dividend VTI", "income"), ("Dividend BND", "income"), ("Account fee", "fees")),
     "savings": (("Interest", "income"), ("Transfer from checking", "transfer")),
 }
 SECURITIES = (
@@ -151,7 +158,9 @@ class DemoProvider(Provider):
 
     # --- generation ----------------------------------------------------------
 
-    def _occurrences(self, account_id: str, first: date, last: date) -> Iterator[tuple[date, int, Decimal, str, str, random.Random]]:
+    def _occurrences(
+        self, account_id: str, first: date, last: date
+    ) -> Iterator[tuple[date, int, Decimal, str, str, random.Random]]:
         """Every transaction that occurs on days first..last: (day, k, amount, payee, category, rng)."""
         per_day = self._setting("transactions_per_account", 90) / self._setting("history_days", 120)
         whole, fraction = int(per_day), per_day - int(per_day)
@@ -171,25 +180,40 @@ class DemoProvider(Provider):
                 yield day, k, amount, payee, category, rng
             day += timedelta(days=1)
 
-    def _transaction(self, account_id: str, day: date, k: int, amount: Decimal, payee: str, category: str,
-                     rng: random.Random) -> TransactionData | None:
+    def _transaction(
+        self, account_id: str, day: date, k: int, amount: Decimal, payee: str, category: str, rng: random.Random
+    ) -> TransactionData | None:
         base_id = f"{account_id}-{day:%Y%m%d}-{k:04d}"
         age = (self.as_of - day).days
         currency = "USD"
         stamp = datetime.combine(day, time(8, 0), tzinfo=UTC) + timedelta(minutes=rng.randrange(12 * 60))
         if age < PENDING_DAYS:
             return TransactionData(
-                provider_transaction_id=f"pend-{base_id}", provider_account_id=account_id, posted_date=day,
-                amount=amount, currency=currency, description=payee.upper(), payee=payee, category=category,
-                pending=True, transacted_at=stamp,
+                provider_transaction_id=f"pend-{base_id}",
+                provider_account_id=account_id,
+                posted_date=day,
+                amount=amount,
+                currency=currency,
+                description=payee.upper(),
+                payee=payee,
+                category=category,
+                pending=True,
+                transacted_at=stamp,
             )
         if rng.random() < HOLD_RATE:
             return None  # an authorisation hold that never posted
         return TransactionData(
-            provider_transaction_id=f"txn-{base_id}", provider_account_id=account_id,
-            posted_date=day + timedelta(days=1), amount=amount, currency=currency,
-            description=payee.upper(), payee=payee, category=category, pending=False,
-            transacted_at=stamp, pending_transaction_id=f"pend-{base_id}",
+            provider_transaction_id=f"txn-{base_id}",
+            provider_account_id=account_id,
+            posted_date=day + timedelta(days=1),
+            amount=amount,
+            currency=currency,
+            description=payee.upper(),
+            payee=payee,
+            category=category,
+            pending=False,
+            transacted_at=stamp,
+            pending_transaction_id=f"pend-{base_id}",
         )
 
     def _transactions(self, account_id: str, first: date, last: date) -> Iterator[TransactionData]:
@@ -211,16 +235,24 @@ class DemoProvider(Provider):
         )
         balance = opening + flow
         pending = sum(
-            (t.amount for t in self._transactions(account_id, as_of - timedelta(days=PENDING_DAYS), as_of)
-             if t.pending),
+            (
+                t.amount
+                for t in self._transactions(account_id, as_of - timedelta(days=PENDING_DAYS), as_of)
+                if t.pending
+            ),
             Decimal(0),
         )
         number = account_id.rsplit("-", 1)[1]
         if kind == "investment":
             balance = sum((h.market_value or 0 for h in self._holdings(account_id)), Decimal(0))
         return AccountData(
-            provider_account_id=account_id, name=f"{label} {number}", type=kind, subtype=subtype,
-            mask=number[-4:], currency="USD", balance=balance,
+            provider_account_id=account_id,
+            name=f"{label} {number}",
+            type=kind,
+            subtype=subtype,
+            mask=number[-4:],
+            currency="USD",
+            balance=balance,
             available_balance=None if kind == "investment" else balance + pending,
             balance_date=datetime.combine(as_of, time(23, 0), tzinfo=UTC),
         )
@@ -234,12 +266,21 @@ class DemoProvider(Provider):
             drift = Decimal(str(round(1 + 0.08 * math.sin(as_of.toordinal() / 9 + rng.random() * 6), 6)))
             price = base_price if asset_type == "cash" else (base_price * drift).quantize(Decimal("0.0001"))
             cost = (quantity * base_price * Decimal("0.9")).quantize(CENT)
-            result.append(HoldingData(
-                provider_holding_id=f"{account_id}-{symbol}", provider_account_id=account_id, symbol=symbol,
-                name=name, asset_type=asset_type, quantity=quantity, price=price, cost_basis=cost,
-                market_value=(quantity * price).quantize(CENT), currency="USD",
-                as_of=datetime.combine(as_of, time(21, 0), tzinfo=UTC),
-            ))
+            result.append(
+                HoldingData(
+                    provider_holding_id=f"{account_id}-{symbol}",
+                    provider_account_id=account_id,
+                    symbol=symbol,
+                    name=name,
+                    asset_type=asset_type,
+                    quantity=quantity,
+                    price=price,
+                    cost_basis=cost,
+                    market_value=(quantity * price).quantize(CENT),
+                    currency="USD",
+                    as_of=datetime.combine(as_of, time(21, 0), tzinfo=UTC),
+                )
+            )
         return result
 
     # --- the protocol --------------------------------------------------------

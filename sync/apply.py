@@ -33,14 +33,38 @@ MONEY_LIMIT = Decimal(10) ** 15  # Decimal(19, 4)
 QUANTITY_LIMIT = Decimal(10) ** 16  # Decimal(24, 8)
 
 TRANSACTION_SYNCED_FIELDS = (
-    "posted_date", "transacted_at", "amount", "currency", "description", "payee", "provider_category", "status",
-    "is_removed", "removed_at",
+    "posted_date",
+    "transacted_at",
+    "amount",
+    "currency",
+    "description",
+    "payee",
+    "provider_category",
+    "status",
+    "is_removed",
+    "removed_at",
 )
 ACCOUNT_SYNCED_FIELDS = (
-    "name", "type", "subtype", "mask", "currency", "balance", "available_balance", "balance_date", "is_active",
+    "name",
+    "type",
+    "subtype",
+    "mask",
+    "currency",
+    "balance",
+    "available_balance",
+    "balance_date",
+    "is_active",
 )
 HOLDING_SYNCED_FIELDS = (
-    "symbol", "name", "asset_type", "quantity", "price", "cost_basis", "market_value", "currency", "as_of",
+    "symbol",
+    "name",
+    "asset_type",
+    "quantity",
+    "price",
+    "cost_basis",
+    "market_value",
+    "currency",
+    "as_of",
     "is_active",
 )
 
@@ -109,8 +133,14 @@ def _account_values(data: AccountData) -> dict:
     }
 
 
-def upsert_accounts(connection: Connection, accounts: Sequence[AccountData], *, deactivate_missing: bool,
-                    snapshot_source: str, now: datetime) -> tuple[Counts, dict[str, Account]]:
+def upsert_accounts(
+    connection: Connection,
+    accounts: Sequence[AccountData],
+    *,
+    deactivate_missing: bool,
+    snapshot_source: str,
+    now: datetime,
+) -> tuple[Counts, dict[str, Account]]:
     """Upsert the reported accounts; with `deactivate_missing`, the others go inactive.
 
     Returns the counts and every account of the connection by provider id.
@@ -141,8 +171,11 @@ def upsert_accounts(connection: Connection, accounts: Sequence[AccountData], *, 
     _write(Account, created, updated, ACCOUNT_SYNCED_FIELDS, now)
     snapshots = [
         BalanceSnapshot(
-            account=existing[pid], balance=existing[pid].balance, available=existing[pid].available_balance,
-            as_of=data.balance_date or now, source=snapshot_source,
+            account=existing[pid],
+            balance=existing[pid].balance,
+            available=existing[pid].available_balance,
+            as_of=data.balance_date or now,
+            source=snapshot_source,
         )
         for pid, data in reported.items()
         if data.balance is not None or data.available_balance is not None
@@ -175,7 +208,7 @@ def _transaction_values(data: TransactionData) -> dict:
 def _load_by_ids(account: Account, ids: Iterable[str], into: dict[str, Transaction]) -> None:
     missing = [i for i in ids if i not in into]
     for start in range(0, len(missing), ID_CHUNK):
-        chunk = missing[start:start + ID_CHUNK]
+        chunk = missing[start : start + ID_CHUNK]
         for row in Transaction.objects.filter(account=account, provider_transaction_id__in=chunk):
             into[row.provider_transaction_id] = row
 
@@ -184,7 +217,7 @@ def _replaced_ids(pending_pks: list) -> set:
     """Which of these pending rows some posted row already replaces."""
     found: set = set()
     for start in range(0, len(pending_pks), ID_CHUNK):
-        chunk = pending_pks[start:start + ID_CHUNK]
+        chunk = pending_pks[start : start + ID_CHUNK]
         found.update(Transaction.objects.filter(replaces__in=chunk).values_list("replaces_id", flat=True))
     return found
 
@@ -205,8 +238,9 @@ def _link(posted: Transaction, pending: Transaction, now: datetime, counts: Coun
     _remove(pending, now, counts, updated)
 
 
-def apply_transactions(accounts_by_pid: dict[str, Account], result: TransactionsResult, *,
-                       window: tuple[date, date] | None, now: datetime) -> Counts:
+def apply_transactions(
+    accounts_by_pid: dict[str, Account], result: TransactionsResult, *, window: tuple[date, date] | None, now: datetime
+) -> Counts:
     """Upsert `result` (window or cursor mode) for the given accounts and retire what vanished."""
     counts = Counts()
     incoming: dict[str, dict[str, TransactionData]] = defaultdict(dict)
@@ -225,19 +259,29 @@ def apply_transactions(accounts_by_pid: dict[str, Account], result: Transactions
         scope |= {pid for pid in result.accounts_covered if pid in accounts_by_pid}
     for provider_account_id in sorted(scope):
         _apply_account_transactions(
-            accounts_by_pid[provider_account_id], incoming.get(provider_account_id, {}),
-            removed_ids.get(provider_account_id, []), window=window, now=now, counts=counts,
+            accounts_by_pid[provider_account_id],
+            incoming.get(provider_account_id, {}),
+            removed_ids.get(provider_account_id, []),
+            window=window,
+            now=now,
+            counts=counts,
         )
     return counts
 
 
-def _apply_account_transactions(account: Account, incoming: dict[str, TransactionData], removed: list[str], *,
-                                window: tuple[date, date] | None, now: datetime, counts: Counts) -> None:
+def _apply_account_transactions(
+    account: Account,
+    incoming: dict[str, TransactionData],
+    removed: list[str],
+    *,
+    window: tuple[date, date] | None,
+    now: datetime,
+    counts: Counts,
+) -> None:
     rows: dict[str, Transaction] = {}
     if window is not None:
         rows = {
-            t.provider_transaction_id: t
-            for t in Transaction.objects.filter(account=account, posted_date__range=window)
+            t.provider_transaction_id: t for t in Transaction.objects.filter(account=account, posted_date__range=window)
         }
     in_window = set(rows)
     linked_pending = {d.pending_transaction_id for d in incoming.values() if d.pending_transaction_id}
@@ -282,13 +326,16 @@ def _apply_account_transactions(account: Account, incoming: dict[str, Transactio
         if pending.pk in already_replaced:
             continue
         candidates = [
-            p for p in new_posted
-            if p.replaces is None and p.amount == pending.amount
+            p
+            for p in new_posted
+            if p.replaces is None
+            and p.amount == pending.amount
             and abs((p.posted_date - pending.posted_date).days) <= PENDING_MATCH_DAYS
         ]
         if candidates:
-            best = min(candidates, key=lambda p: (abs((p.posted_date - pending.posted_date).days),
-                                                  p.provider_transaction_id))
+            best = min(
+                candidates, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_transaction_id)
+            )
             _link(best, pending, now, counts, updated)
             already_replaced.add(pending.pk)
     for row in gone:

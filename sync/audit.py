@@ -14,8 +14,9 @@ def _label(actor) -> str:
     return actor.get_username() if actor is not None else "system"
 
 
-def record_sync_event(sender, *, outcome, kind, sync_run, actor, source, correlation_id, connection, account,
-                      payload, **_):
+def record_sync_event(
+    sender, *, outcome, kind, sync_run, actor, source, correlation_id, connection, account, payload, **_
+):
     AuditEvent.objects.create(
         event=f"sync.{kind}.{outcome}",
         actor=actor,

@@ -60,9 +60,18 @@ def _run(command_name, handler, command, *, connection_id, account_id, source, c
     return SyncOutcome(command=command_name, connection_id=connection_id, account_id=account_id, result=result)
 
 
-def sync_connection(*, connection_id, user_id, kinds: tuple[str, ...] = ("accounts", "transactions", "holdings"),
-                    force: bool = False, start_date: date | None = None, end_date: date | None = None,
-                    account_id=None, source: str, correlation_id: uuid.UUID | None = None) -> list[SyncOutcome]:
+def sync_connection(
+    *,
+    connection_id,
+    user_id,
+    kinds: tuple[str, ...] = ("accounts", "transactions", "holdings"),
+    force: bool = False,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    account_id=None,
+    source: str,
+    correlation_id: uuid.UUID | None = None,
+) -> list[SyncOutcome]:
     """Run the requested kinds for one connection, in order: accounts, transactions, holdings.
 
     Holdings are synced for each of the connection's investment accounts (or
@@ -76,22 +85,48 @@ def sync_connection(*, connection_id, user_id, kinds: tuple[str, ...] = ("accoun
         return bool(outcomes) and outcomes[-1].failed and outcomes[-1].error.code in STOPS_CONNECTION
 
     if "accounts" in kinds:
-        outcomes.append(_run("accounts", sync_accounts,
-                             SyncAccounts(connection_id=connection_id, user_id=user_id, force=force),
-                             connection_id=connection_id, account_id=None, **common))
+        outcomes.append(
+            _run(
+                "accounts",
+                sync_accounts,
+                SyncAccounts(connection_id=connection_id, user_id=user_id, force=force),
+                connection_id=connection_id,
+                account_id=None,
+                **common,
+            )
+        )
     if "transactions" in kinds and not stopped():
-        command = SyncTransactions(connection_id=connection_id, user_id=user_id, start_date=start_date,
-                                   end_date=end_date, account_id=account_id, force=force)
-        outcomes.append(_run("transactions", sync_transactions, command, connection_id=connection_id,
-                             account_id=account_id, **common))
+        command = SyncTransactions(
+            connection_id=connection_id,
+            user_id=user_id,
+            start_date=start_date,
+            end_date=end_date,
+            account_id=account_id,
+            force=force,
+        )
+        outcomes.append(
+            _run(
+                "transactions", sync_transactions, command, connection_id=connection_id, account_id=account_id, **common
+            )
+        )
     if "holdings" in kinds and not stopped():
-        account_ids = [account_id] if account_id else list(
-            selectors.holdings_accounts(connection_id).values_list("pk", flat=True)
+        account_ids = (
+            [account_id]
+            if account_id
+            else list(selectors.holdings_accounts(connection_id).values_list("pk", flat=True))
         )
         for holding_account_id in account_ids:
             command = SyncHoldings(account_id=holding_account_id, user_id=user_id, force=force)
-            outcomes.append(_run("holdings", sync_holdings, command, connection_id=connection_id,
-                                 account_id=holding_account_id, **common))
+            outcomes.append(
+                _run(
+                    "holdings",
+                    sync_holdings,
+                    command,
+                    connection_id=connection_id,
+                    account_id=holding_account_id,
+                    **common,
+                )
+            )
             if stopped():
                 break
     return outcomes

@@ -17,8 +17,16 @@ from sync.errors import NotFound, ValidationError, from_provider_error
 from sync.models import Connection
 
 
-def create_connection(*, owner, provider: str, name: str = "", options: Mapping[str, Any], actor, source: str,
-                      correlation_id: uuid.UUID | None = None) -> Connection:
+def create_connection(
+    *,
+    owner,
+    provider: str,
+    name: str = "",
+    options: Mapping[str, Any],
+    actor,
+    source: str,
+    correlation_id: uuid.UUID | None = None,
+) -> Connection:
     """Connect `owner` to `provider` with the provider's connect `options` (tokens, sizes).
 
     The provider may be called (a SimpleFIN setup token is claimed here), so no
@@ -28,8 +36,9 @@ def create_connection(*, owner, provider: str, name: str = "", options: Mapping[
         provider_class = get_provider_class(provider)
     except KeyError:
         choices = ", ".join(provider_slugs())
-        raise ValidationError(f"unknown provider {provider!r} (choose from {choices})",
-                              fields={"provider": [f"choose from {choices}"]}) from None
+        raise ValidationError(
+            f"unknown provider {provider!r} (choose from {choices})", fields={"provider": [f"choose from {choices}"]}
+        ) from None
     try:
         setup = provider_class.connect(options)
     except ProviderError as error:
@@ -40,18 +49,26 @@ def create_connection(*, owner, provider: str, name: str = "", options: Mapping[
     credentials_encrypted = encrypt_credentials(setup.credentials)
     with transaction.atomic():
         connection = Connection.objects.create(
-            owner=owner, provider=provider, name=name, config=setup.config,
+            owner=owner,
+            provider=provider,
+            name=name,
+            config=setup.config,
             credentials_encrypted=credentials_encrypted,
         )
     signals.connection_created.send(
-        sender=Connection, connection=connection, actor=actor, source=source,
-        correlation_id=correlation_id or uuid.uuid4(), payload={"provider": provider, "name": name},
+        sender=Connection,
+        connection=connection,
+        actor=actor,
+        source=source,
+        correlation_id=correlation_id or uuid.uuid4(),
+        payload={"provider": provider, "name": name},
     )
     return connection
 
 
-def disconnect_connection(*, connection_id, user_id, source: str,
-                          correlation_id: uuid.UUID | None = None) -> Connection:
+def disconnect_connection(
+    *, connection_id, user_id, source: str, correlation_id: uuid.UUID | None = None
+) -> Connection:
     """Mark a connection disconnected; its data is kept, it can no longer sync."""
     actor = selectors.get_user(user_id)
     connection = selectors.connections_for(actor).filter(pk=connection_id).first() if actor else None
@@ -62,7 +79,10 @@ def disconnect_connection(*, connection_id, user_id, source: str,
         connection.status = Connection.Status.DISCONNECTED
         connection.save(update_fields=["status", "updated_at"])
         signals.connection_status_changed.send(
-            sender=Connection, connection=connection, actor=actor, source=source,
+            sender=Connection,
+            connection=connection,
+            actor=actor,
+            source=source,
             correlation_id=correlation_id or uuid.uuid4(),
             payload={"from": old, "to": connection.status, "reason": "disconnected"},
         )
@@ -80,7 +100,11 @@ def rotate_all_credentials(*, actor=None, source: str = "cli") -> int:
             connection.updated_at = timezone.now()
             connection.save(update_fields=["credentials_encrypted", "updated_at"])
         signals.connection_credentials_rotated.send(
-            sender=Connection, connection=connection, actor=actor, source=source, correlation_id=correlation_id,
+            sender=Connection,
+            connection=connection,
+            actor=actor,
+            source=source,
+            correlation_id=correlation_id,
         )
         count += 1
     return count

@@ -14,8 +14,14 @@ class SyncError(Exception):
 
     code = "sync_error"
 
-    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None,
-                 retry_after: int | None = None, sync_run_id=None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        retry_after: int | None = None,
+        sync_run_id=None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -63,8 +69,15 @@ class CredentialsInvalid(SyncError):
 ERRORS_BY_CODE: dict[str, type[SyncError]] = {
     cls.code: cls
     for cls in (
-        NotFound, ValidationError, ConnectionInactive, ReauthRequired, SyncInProgress,
-        ProviderRateLimited, ProviderUnavailable, ProviderBadResponse, CredentialsInvalid,
+        NotFound,
+        ValidationError,
+        ConnectionInactive,
+        ReauthRequired,
+        SyncInProgress,
+        ProviderRateLimited,
+        ProviderUnavailable,
+        ProviderBadResponse,
+        CredentialsInvalid,
     )
 }
 

@@ -56,8 +56,11 @@ def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UU
 
         def write():
             counts, _ = apply.upsert_accounts(
-                attempt.connection, fetched.accounts, deactivate_missing=True,
-                snapshot_source=SyncKind.ACCOUNTS, now=now,
+                attempt.connection,
+                fetched.accounts,
+                deactivate_missing=True,
+                snapshot_source=SyncKind.ACCOUNTS,
+                now=now,
             )
             Connection.objects.filter(pk=attempt.connection.pk).update(accounts_synced_at=now, updated_at=now)
             return counts
@@ -67,8 +70,7 @@ def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UU
     return _execute(SyncKind.ACCOUNTS, command, source, correlation_id, resolve, work)
 
 
-def sync_transactions(command: SyncTransactions, *, source: str,
-                      correlation_id: uuid.UUID | None = None) -> SyncResult:
+def sync_transactions(command: SyncTransactions, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
     """Sync transactions for a window (or by cursor), for a connection or one of its accounts."""
 
     def resolve(actor, attempt):
@@ -90,7 +92,9 @@ def sync_transactions(command: SyncTransactions, *, source: str,
         # account would advance it past the other accounts' changes.
         account_ids = None if cursor_mode or account is None else [account.provider_account_id]
         fetched = provider.fetch_transactions(
-            start=attempt.window_start, end=attempt.window_end, account_ids=account_ids,
+            start=attempt.window_start,
+            end=attempt.window_end,
+            account_ids=account_ids,
             cursor=connection.cursor if cursor_mode else None,
         )
         known = set(connection.accounts.values_list("provider_account_id", flat=True))
@@ -102,7 +106,11 @@ def sync_transactions(command: SyncTransactions, *, source: str,
 
         def write():
             _, accounts_by_pid = apply.upsert_accounts(
-                connection, accounts, deactivate_missing=False, snapshot_source=SyncKind.TRANSACTIONS, now=now,
+                connection,
+                accounts,
+                deactivate_missing=False,
+                snapshot_source=SyncKind.TRANSACTIONS,
+                now=now,
             )
             window = None if cursor_mode else (attempt.window_start, attempt.window_end)
             counts = apply.apply_transactions(accounts_by_pid, fetched, window=window, now=now)
@@ -146,8 +154,11 @@ def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UU
             counts = Counts() if fetched is None else apply.apply_holdings(account, fetched, now=now)
             if fetched is not None and fetched.account is not None:
                 apply.upsert_accounts(
-                    attempt.connection, [fetched.account], deactivate_missing=False,
-                    snapshot_source=SyncKind.HOLDINGS, now=now,
+                    attempt.connection,
+                    [fetched.account],
+                    deactivate_missing=False,
+                    snapshot_source=SyncKind.HOLDINGS,
+                    now=now,
                 )
             Account.objects.filter(pk=account.pk).update(holdings_synced_at=now, updated_at=now)
             return counts
@@ -162,8 +173,9 @@ def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UU
 
 def _execute(kind: str, command, source: str, correlation_id, resolve: Callable, work: Callable) -> SyncResult:
     actor = selectors.get_user(command.user_id)
-    attempt = Attempt(kind=kind, actor=actor, source=source, correlation_id=correlation_id or uuid.uuid4(),
-                      force=command.force)
+    attempt = Attempt(
+        kind=kind, actor=actor, source=source, correlation_id=correlation_id or uuid.uuid4(), force=command.force
+    )
     try:
         if actor is None:
             raise NotFound("user not found")
@@ -182,8 +194,9 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
     skip = _recently_synced(last_success, command.force)
     if skip:
         run = attempt.record_skip(RECENTLY_SYNCED, skip)
-        return _result(kind, attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=RECENTLY_SYNCED,
-                       message=skip)
+        return _result(
+            kind, attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=RECENTLY_SYNCED, message=skip
+        )
 
     try:
         run = attempt.claim()
@@ -203,8 +216,13 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
     except ProviderError as error:
         failure = from_provider_error(error)
         if isinstance(failure, ReauthRequired):
-            mark_needs_reauth(attempt.connection, actor=actor, source=source,
-                              correlation_id=attempt.correlation_id, reason=failure.message)
+            mark_needs_reauth(
+                attempt.connection,
+                actor=actor,
+                source=source,
+                correlation_id=attempt.correlation_id,
+                reason=failure.message,
+            )
         _fail(attempt, run, failure)
         raise failure from None
     except SyncError as error:
@@ -234,7 +252,9 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
 def _fail(attempt: Attempt, run: SyncRun, error: SyncError) -> None:
     attempt.record_failure(error, run)
     Connection.objects.filter(pk=attempt.connection.pk).update(
-        last_error=error.message[:2000], last_error_code=error.code, last_error_at=timezone.now(),
+        last_error=error.message[:2000],
+        last_error_code=error.code,
+        last_error_at=timezone.now(),
     )
 
 
@@ -243,13 +263,30 @@ def _clear_error(connection: Connection) -> None:
         Connection.objects.filter(pk=connection.pk).update(last_error="", last_error_code="", last_error_at=None)
 
 
-def _result(kind, attempt: Attempt, run: SyncRun, counts: Counts, *, status: str, reason: str = "",
-            message: str = "", warnings: list[str] | None = None) -> SyncResult:
+def _result(
+    kind,
+    attempt: Attempt,
+    run: SyncRun,
+    counts: Counts,
+    *,
+    status: str,
+    reason: str = "",
+    message: str = "",
+    warnings: list[str] | None = None,
+) -> SyncResult:
     return SyncResult(
-        command=kind, status=status, connection_id=attempt.connection.pk,
-        account_id=attempt.account.pk if attempt.account else None, sync_run_id=run.pk,
-        created=counts.created, updated=counts.updated, unchanged=counts.unchanged, removed=counts.removed,
-        reason=reason, message=message, warnings=list(warnings or []),
+        command=kind,
+        status=status,
+        connection_id=attempt.connection.pk,
+        account_id=attempt.account.pk if attempt.account else None,
+        sync_run_id=run.pk,
+        created=counts.created,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        removed=counts.removed,
+        reason=reason,
+        message=message,
+        warnings=list(warnings or []),
     )
 
 
@@ -303,12 +340,17 @@ def _provider_for(connection: Connection):
 def mark_needs_reauth(connection: Connection, *, actor, source: str, correlation_id=None, reason: str = "") -> None:
     """The provider refused the credentials: the user must reconnect before the next sync."""
     changed = Connection.objects.filter(pk=connection.pk, status=Connection.Status.ACTIVE).update(
-        status=Connection.Status.NEEDS_REAUTH, updated_at=timezone.now(),
+        status=Connection.Status.NEEDS_REAUTH,
+        updated_at=timezone.now(),
     )
     if changed:
         old = connection.status
         connection.status = Connection.Status.NEEDS_REAUTH
         signals.connection_status_changed.send(
-            sender=Connection, connection=connection, actor=actor, source=source, correlation_id=correlation_id,
+            sender=Connection,
+            connection=connection,
+            actor=actor,
+            source=source,
+            correlation_id=correlation_id,
             payload={"from": old, "to": connection.status, "reason": reason},
         )

@@ -136,7 +136,11 @@ class Transaction(TimeStamped):
     notes = models.TextField(blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.POSTED)
     replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
         help_text="The pending transaction this posted one replaced.",
     )
     is_removed = models.BooleanField(default=False)
@@ -248,7 +252,9 @@ class SyncRun(models.Model):
                 fields=["connection"], condition=Q(status="running"), name="one_running_sync_per_connection"
             ),
             models.CheckConstraint(
-                condition=Q(window_start__isnull=True) | Q(window_end__isnull=True) | Q(window_start__lte=models.F("window_end")),
+                condition=Q(window_start__isnull=True)
+                | Q(window_end__isnull=True)
+                | Q(window_start__lte=models.F("window_end")),
                 name="sync_run_window_ordered",
             ),
         ]
@@ -284,20 +290,39 @@ class AuditEvent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event = models.CharField(max_length=100, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
-        db_constraint=False, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=255, blank=True, default="")
     source = models.CharField(max_length=10, blank=True, default="")
     correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
     connection = models.ForeignKey(
-        Connection, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     sync_run = models.ForeignKey(
-        SyncRun, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+        SyncRun,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     payload = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -14,8 +14,7 @@ class Counts:
     removed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "removed": self.removed}
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -88,8 +88,12 @@ class Attempt:
     def record_skip(self, reason: str, message: str) -> SyncRun:
         now = timezone.now()
         run = SyncRun.objects.create(
-            **self._run_fields(), status=SyncRun.Status.SKIPPED, reason_code=reason, message=message,
-            started_at=now, finished_at=now,
+            **self._run_fields(),
+            status=SyncRun.Status.SKIPPED,
+            reason_code=reason,
+            message=message,
+            started_at=now,
+            finished_at=now,
         )
         self.emit("skipped", run, self.base_payload() | {"reason": reason, "message": message})
         return run
@@ -102,14 +106,18 @@ class Attempt:
             SyncRun.objects.filter(
                 connection=self.connection, status=SyncRun.Status.RUNNING, lease_expires_at__lt=now
             ).update(
-                status=SyncRun.Status.FAILED, reason_code="lease_expired",
-                message="the process running this sync stopped before finishing", finished_at=now,
+                status=SyncRun.Status.FAILED,
+                reason_code="lease_expired",
+                message="the process running this sync stopped before finishing",
+                finished_at=now,
                 lease_expires_at=None,
             )
         try:
             with transaction.atomic():
                 return SyncRun.objects.create(
-                    **self._run_fields(), status=SyncRun.Status.RUNNING, started_at=now,
+                    **self._run_fields(),
+                    status=SyncRun.Status.RUNNING,
+                    started_at=now,
                     lease_expires_at=now + lease,
                 )
         except IntegrityError:

@@ -59,6 +59,9 @@ def audit_events_for(user) -> QuerySet[AuditEvent]:
 def holdings_accounts(connection_id) -> QuerySet[Account]:
     """The accounts of a connection whose holdings a connection-wide sync covers:
     active investment accounts, and any account that already has holdings."""
-    return Account.objects.filter(connection_id=connection_id, is_active=True).filter(
-        Q(type__in=("investment", "brokerage")) | Q(holdings__isnull=False)
-    ).distinct().order_by("name", "pk")
+    return (
+        Account.objects.filter(connection_id=connection_id, is_active=True)
+        .filter(Q(type__in=("investment", "brokerage")) | Q(holdings__isnull=False))
+        .distinct()
+        .order_by("name", "pk")
+    )

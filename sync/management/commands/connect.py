@@ -32,28 +32,35 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Display name of the connection.")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
         for option, (field, slugs) in _provider_fields().items():
-            parser.add_argument(option, dest=field.name, default=None,
-                                help=f"{field.help} ({', '.join(slugs)}).")
+            parser.add_argument(option, dest=field.name, default=None, help=f"{field.help} ({', '.join(slugs)}).")
 
     def handle(self, *args, provider, user, name, format, **options):
         owner = get_user_model().objects.filter(username=user).first()
         if owner is None:
             raise CommandError(f"unknown user {user!r}", returncode=2)
         accepted = {field.name for field in get_provider_class(provider).connect_fields}
-        given = {key: value for key, value in options.items()
-                 if value is not None and key in _all_field_names()}
+        given = {key: value for key, value in options.items() if value is not None and key in _all_field_names()}
         stray = sorted(set(given) - accepted)
         if stray:
             names = ", ".join("--" + s.replace("_", "-") for s in stray)
             raise CommandError(f"{names} does not apply to the {provider} provider", returncode=2)
         try:
-            connection = create_connection(owner=owner, provider=provider, name=name, options=given, actor=owner,
-                                           source="cli")
+            connection = create_connection(
+                owner=owner, provider=provider, name=name, options=given, actor=owner, source="cli"
+            )
         except SyncError as error:
             raise CommandError(f"{error.code}: {error.message}", returncode=2) from None
         if format == "json":
-            self.stdout.write(json.dumps({"id": str(connection.pk), "provider": connection.provider,
-                                          "name": connection.name, "owner": owner.get_username()}))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "id": str(connection.pk),
+                        "provider": connection.provider,
+                        "name": connection.name,
+                        "owner": owner.get_username(),
+                    }
+                )
+            )
         else:
             if options.get("verbosity", 1) >= 2:
                 self.stderr.write(f"Connected {owner.get_username()} to {connection.provider}: {connection.name}")

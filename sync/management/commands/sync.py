@@ -49,13 +49,16 @@ class Command(BaseCommand):
     help = "Sync accounts, transactions and holdings from the providers, and print what changed."
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=tuple(KINDS), help="What to sync; 'all' runs accounts, "
-                            "transactions, then holdings of each investment account.")
+        parser.add_argument(
+            "what",
+            choices=tuple(KINDS),
+            help="What to sync; 'all' runs accounts, transactions, then holdings of each investment account.",
+        )
         target = parser.add_mutually_exclusive_group()
-        target.add_argument("--connection", action="append", default=[], metavar="ID",
-                            help="Connection id (repeatable).")
-        target.add_argument("--all-connections", action="store_true",
-                            help="Every connection that is not disconnected.")
+        target.add_argument(
+            "--connection", action="append", default=[], metavar="ID", help="Connection id (repeatable)."
+        )
+        target.add_argument("--all-connections", action="store_true", help="Every connection that is not disconnected.")
         parser.add_argument("--account", metavar="ID", help="Only this account (transactions, holdings).")
         parser.add_argument("--start-date", metavar="YYYY-MM-DD", help="Transactions window start (inclusive).")
         parser.add_argument("--end-date", metavar="YYYY-MM-DD", help="Transactions window end (inclusive).")
@@ -63,8 +66,9 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Act as this user (default: each connection's owner).")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
 
-    def handle(self, *args, what, connection, all_connections, account, start_date, end_date, force, user,
-               format, **options):
+    def handle(
+        self, *args, what, connection, all_connections, account, start_date, end_date, force, user, format, **options
+    ):
         start, end = _date(start_date, "--start-date"), _date(end_date, "--end-date")
         if start and end and start > end:
             raise _usage("--start-date is after --end-date")
@@ -87,8 +91,13 @@ class Command(BaseCommand):
         outcomes = []
         for conn in connections:
             outcomes += sync_connection(
-                connection_id=conn.pk, user_id=actor.pk if actor else conn.owner_id, kinds=KINDS[what],
-                force=force, start_date=start, end_date=end, account_id=account_obj.pk if account_obj else None,
+                connection_id=conn.pk,
+                user_id=actor.pk if actor else conn.owner_id,
+                kinds=KINDS[what],
+                force=force,
+                start_date=start,
+                end_date=end,
+                account_id=account_obj.pk if account_obj else None,
                 source="cli",
             )
             if format == "text":

@@ -1,0 +1,48 @@
+# FinSync: `make demo` sets up and runs a demo sync; `make test` runs the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+PG_URL = $$(scripts/start-postgres.sh)
+
+.PHONY: demo test test-postgres test-sqlite lint browser run bench clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+.env: .env.example | $(VENV)/.runtime
+	$(PY) scripts/make_env.py
+
+## demo: virtualenv, SQLite migrations, a demo user and connection, a full sync, the summary
+demo: $(VENV)/.runtime .env
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py demo
+
+## run: the admin console and API on http://127.0.0.1:8000/
+run: $(VENV)/.runtime .env
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## test: ruff, then the whole suite on PostgreSQL and on SQLite
+test: lint browser test-postgres test-sqlite
+
+## browser: Debian's Chromium for the end-to-end admin tests (installed when missing)
+browser:
+	@if [ -x scripts/ensure-chromium.sh ]; then scripts/ensure-chromium.sh; fi
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-postgres: $(VENV)/.dev
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -p no:cacheprovider
+
+test-sqlite: $(VENV)/.dev
+	DATABASE_URL=sqlite:///$(CURDIR)/test-default.sqlite3 $(PY) -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis db.sqlite3
