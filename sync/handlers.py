@@ -246,6 +246,10 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
     finally:
         if provider is not None:
             provider.close()
+    payload = attempt.base_payload() | counts.as_dict()
+    if warnings:
+        payload["warnings"] = warnings
+    attempt.emit("succeeded", run, payload)
     return _result(kind, attempt, run, counts, status=SyncRun.Status.SUCCEEDED, warnings=warnings)
 
 
@@ -312,7 +316,8 @@ def _recently_synced(last_success, force: bool) -> str:
     now = timezone.now()
     if now - last_success >= interval:
         return ""
-    return f"synced {timesince(last_success, now)} ago (use force to sync again)"
+    ago = "less than a minute" if now - last_success < timedelta(minutes=1) else timesince(last_success, now)
+    return f"synced {ago} ago (use force to sync again)"
 
 
 def transactions_window(start: date | None, end: date | None) -> tuple[date, date]:

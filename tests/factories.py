@@ -12,6 +12,7 @@ from sync.connections import create_connection
 
 # A fixed clock for the demo provider: tests don't change with the calendar.
 DEMO_TODAY = date(2026, 6, 15)
+PINNED_CONFIG = {"as_of": DEMO_TODAY.isoformat(), "history_start": "2026-02-01"}
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -34,15 +35,17 @@ class ConnectionFactory(factory.Factory):
     provider = "demo"
     name = "Demo bank"
     options = factory.LazyFunction(dict)
-    config = factory.LazyFunction(lambda: {"as_of": DEMO_TODAY.isoformat(), "history_start": "2026-02-01"})
+    # Extra config merged over the pinned clock; pass config={} for live, unpinned demo data.
+    config = None
 
     @classmethod
     def _create(cls, model_class, *, owner, provider, name, options, config):
         connection = create_connection(
             owner=owner, provider=provider, name=name, options=options, actor=owner, source="cli"
         )
-        if config:
-            connection.config = {**connection.config, **config}
+        if config != {}:
+            config = config or {}
+            connection.config = {**connection.config, **PINNED_CONFIG, **config}
             connection.save(update_fields=["config"])
         return connection
 
