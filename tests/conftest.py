@@ -21,6 +21,8 @@ def _finsync_settings(settings):
     settings.FINSYNC_MAX_SYNC_DAYS = 730
     settings.FINSYNC_SYNC_LEASE_SECONDS = 900
     settings.FINSYNC_ALLOW_HTTP_PROVIDERS = False
+    # Fast hashing: the suite creates many users; nothing here tests password strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings
 
 
@@ -59,3 +61,29 @@ def staff_syncer(db):
 def demo_connection(user):
     """A demo connection of `alice`, pinned to a fixed day so data is stable."""
     return ConnectionFactory(owner=user)
+
+
+@pytest.fixture
+def live_database_url(tmp_path):
+    """A fresh, empty database of the suite's kind for a separate process (CLI, benchmark) to migrate and use."""
+    settings_dict = db_connection.settings_dict
+    if db_connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'process.sqlite3'}"
+        return
+    import uuid
+
+    import psycopg
+
+    name = f"finsync_proc_{uuid.uuid4().hex[:12]}"
+    params = {
+        "host": settings_dict["HOST"] or "127.0.0.1",
+        "port": settings_dict["PORT"] or 5432,
+        "user": settings_dict["USER"],
+        "password": settings_dict["PASSWORD"] or None,
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    auth = params["user"] + (f":{params['password']}" if params["password"] else "")
+    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
