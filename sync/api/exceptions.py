@@ -82,7 +82,7 @@ def _sync_error_response(exc: errors.SyncError) -> Response:
     if exc.code == errors.ProviderRateLimited.code:
         headers["Retry-After"] = str(exc.retry_after if exc.retry_after is not None else 60)
     if exc.sync_run_id is not None:
-        body["sync_run"] = str(exc.sync_run_id)
+        body["sync_run_id"] = str(exc.sync_run_id)
     set_rollback()
     return Response(body, status=status_code, headers=headers)
 

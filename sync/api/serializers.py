@@ -1,0 +1,294 @@
+"""Input validation and output shapes. Names are unique: they become OpenAPI component names."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rest_framework import serializers
+
+from providers.registry import get_provider_class, provider_slugs
+from sync.models import Account, AuditEvent, Connection, Holding, SyncKind, SyncRun, Transaction
+
+MAX_CREDENTIAL_LENGTH = 4096
+SYNC_RESULT_STATUSES = [(SyncRun.Status.SUCCEEDED.value, "Succeeded"), (SyncRun.Status.SKIPPED.value, "Skipped")]
+
+
+# --- connections -------------------------------------------------------------------
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A connection as the API shows it: never its credentials."""
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "owner",
+            "provider",
+            "name",
+            "status",
+            "accounts_synced_at",
+            "transactions_synced_at",
+            "last_error",
+            "last_error_code",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ConnectionCreateSerializer(serializers.Serializer):
+    """`{provider, name, credentials}`: `credentials` are the provider's connect inputs."""
+
+    provider = serializers.CharField(max_length=50, help_text="Provider slug, e.g. `demo`, `simplefin`, `plaid`.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    credentials = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        default=dict,
+        help_text="The provider's connect inputs (demo: optional seed, accounts, transactions_per_account, "
+        "history_days; simplefin: setup_token or access_url; plaid: access_token). Never returned.",
+    )
+
+    def validate_provider(self, value: str) -> str:
+        slugs = provider_slugs()
+        if value not in slugs:
+            raise serializers.ValidationError(f"unknown provider {value!r}; choose from {', '.join(slugs)}")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        fields = get_provider_class(attrs["provider"]).connect_fields
+        accepted = {field.name: field for field in fields}
+        credentials = attrs.get("credentials") or {}
+        problems: dict[str, list[str]] = {}
+        for key, value in credentials.items():
+            if key not in accepted:
+                names = ", ".join(accepted) or "none"
+                problems[key] = [f"not an input of the {attrs['provider']} provider (accepted: {names})"]
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+                problems[key] = ["must be a string or a whole number"]
+            elif isinstance(value, str) and len(value) > MAX_CREDENTIAL_LENGTH:
+                problems[key] = [f"at most {MAX_CREDENTIAL_LENGTH} characters"]
+        for field in fields:
+            if field.required and credentials.get(field.name) in (None, ""):
+                problems[field.name] = ["this field is required"]
+        if problems:
+            raise serializers.ValidationError({"credentials": problems})
+        attrs["credentials"] = {key: value for key, value in credentials.items() if value is not None}
+        return attrs
+
+
+# --- synced data -------------------------------------------------------------------
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "connection",
+            "provider_account_id",
+            "name",
+            "type",
+            "subtype",
+            "mask",
+            "currency",
+            "balance",
+            "available_balance",
+            "balance_date",
+            "is_active",
+            "transactions_synced_at",
+            "holdings_synced_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    """A transaction; only the user's own `category` and `notes` can be changed."""
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id",
+            "account",
+            "provider_transaction_id",
+            "posted_date",
+            "transacted_at",
+            "amount",
+            "currency",
+            "description",
+            "payee",
+            "provider_category",
+            "category",
+            "notes",
+            "status",
+            "replaces",
+            "is_removed",
+            "removed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [name for name in fields if name not in ("category", "notes")]
+        extra_kwargs = {"notes": {"max_length": 10_000}}
+
+    def validate(self, attrs: dict) -> dict:
+        # Silently ignoring a read-only field would let a client believe it changed it.
+        read_only = sorted(set(getattr(self, "initial_data", {}) or {}) - {"category", "notes"})
+        if read_only:
+            raise serializers.ValidationError(
+                {name: ["read-only: only category and notes can be changed"] for name in read_only}
+            )
+        return attrs
+
+    def update(self, instance: Transaction, validated_data: dict) -> Transaction:
+        # Write only the user's columns, so a sync running meanwhile loses nothing.
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=[*validated_data, "updated_at"])
+        return instance
+
+
+class HoldingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Holding
+        fields = [
+            "id",
+            "account",
+            "provider_holding_id",
+            "symbol",
+            "name",
+            "asset_type",
+            "quantity",
+            "price",
+            "cost_basis",
+            "market_value",
+            "currency",
+            "as_of",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "kind",
+            "connection",
+            "account",
+            "actor",
+            "source",
+            "correlation_id",
+            "force",
+            "window_start",
+            "window_end",
+            "status",
+            "reason_code",
+            "message",
+            "warnings",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "removed_count",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    payload = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "event",
+            "actor",
+            "actor_label",
+            "source",
+            "correlation_id",
+            "connection",
+            "account",
+            "sync_run",
+            "payload",
+            "occurred_at",
+        ]
+        read_only_fields = fields
+
+
+# --- sync commands -----------------------------------------------------------------
+
+
+class SyncAccountsSerializer(serializers.Serializer):
+    force = serializers.BooleanField(default=False, help_text="Sync even if synced within the minimum interval.")
+
+
+class WindowDateField(serializers.DateField):
+    """A window end: a plausible calendar day, so window arithmetic never leaves the calendar."""
+
+    earliest = date(1900, 1, 1)
+    latest = date(2999, 12, 31)
+
+    def to_internal_value(self, value) -> date:
+        day = super().to_internal_value(value)
+        if not self.earliest <= day <= self.latest:
+            raise serializers.ValidationError(f"must be between {self.earliest} and {self.latest}")
+        return day
+
+
+class SyncTransactionsSerializer(serializers.Serializer):
+    start_date = WindowDateField(
+        required=False, allow_null=True, help_text="First day (inclusive); default end_date minus the default window."
+    )
+    end_date = WindowDateField(required=False, allow_null=True, help_text="Last day (inclusive); default today.")
+    account_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Only this account of the connection."
+    )
+    force = serializers.BooleanField(default=False, help_text="Sync even if synced within the minimum interval.")
+
+
+class SyncHoldingsSerializer(serializers.Serializer):
+    force = serializers.BooleanField(default=False, help_text="Sync even if synced within the minimum interval.")
+
+
+class SyncResultSerializer(serializers.Serializer):
+    """What a sync that did not fail returns (`sync.results.SyncResult.as_dict`)."""
+
+    command = serializers.ChoiceField(choices=SyncKind.choices)
+    status = serializers.ChoiceField(choices=SYNC_RESULT_STATUSES)
+    connection_id = serializers.UUIDField()
+    account_id = serializers.UUIDField(allow_null=True)
+    sync_run_id = serializers.UUIDField()
+    reason = serializers.CharField(allow_blank=True, help_text="Why a sync was skipped, e.g. `recently_synced`.")
+    message = serializers.CharField(allow_blank=True)
+    created = serializers.IntegerField(min_value=0)
+    updated = serializers.IntegerField(min_value=0)
+    unchanged = serializers.IntegerField(min_value=0)
+    removed = serializers.IntegerField(min_value=0)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+# --- errors ------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error response: a stable `code`, a readable `message`, and details when they apply."""
+
+    code = serializers.CharField(help_text="e.g. validation_error, not_found, sync_in_progress, throttled.")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="validation_error only: messages per field (`parent.child` for nested fields).",
+    )
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait before retrying.")
+    sync_run_id = serializers.UUIDField(required=False, help_text="The failed sync run, when one was recorded.")

@@ -1,0 +1,17 @@
+"""Routes under /api/."""
+
+from __future__ import annotations
+
+from rest_framework.routers import DefaultRouter
+
+from sync.api import views
+
+router = DefaultRouter()
+router.register("connections", views.ConnectionViewSet, basename="connection")
+router.register("accounts", views.AccountViewSet, basename="account")
+router.register("transactions", views.TransactionViewSet, basename="transaction")
+router.register("holdings", views.HoldingViewSet, basename="holding")
+router.register("sync-runs", views.SyncRunViewSet, basename="sync-run")
+router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+
+urlpatterns = router.urls

@@ -1,0 +1,262 @@
+"""API views: parse input, call one service or handler, translate the result.
+
+Querysets come from `sync.selectors`, so every list and lookup is limited to
+what the caller may see; another user's object is simply "not found".
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import JsonResponse
+from django.views import defaults
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from sync import errors, selectors
+from sync.api import filters, serializers
+from sync.api.throttling import SyncRateThrottle
+from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
+from sync.connections import create_connection, disconnect_connection
+from sync.handlers import sync_accounts, sync_holdings, sync_transactions
+from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
+
+_ERROR = serializers.ErrorSerializer
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    descriptions = {
+        400: "Invalid input (`validation_error` with per-field `fields`, or `parse_error`).",
+        401: "Not authenticated.",
+        403: "Permission denied (e.g. a session request without a CSRF token).",
+        404: "Not found (also another user's object, or a page past the end).",
+        409: "`sync_in_progress`, `reauth_required`, `connection_inactive` or `credentials_invalid`.",
+        429: "Too many sync requests (`throttled`, with a Retry-After header).",
+        502: "`provider_unavailable` or `provider_bad_response`.",
+        503: "`provider_rate_limited`, with a Retry-After header.",
+    }
+    return {code: OpenApiResponse(_ERROR, description=descriptions[code]) for code in codes}
+
+
+READ_ERRORS = _errors(400, 401, 403, 404)
+SYNC_ERRORS = _errors(400, 401, 403, 404, 409, 429, 502, 503)
+
+
+def _uuid_or_404(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound() from None
+
+
+class CallerScoped:
+    """Views whose queryset is what the caller may see (`selector(user)`), never more."""
+
+    queryset = None
+    selector = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset  # schema generation: the model only
+        return type(self).selector(self.request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your connections", responses={200: serializers.ConnectionSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="Get a connection", responses={200: serializers.ConnectionSerializer, **READ_ERRORS}
+    ),
+    create=extend_schema(
+        summary="Connect to a provider",
+        request=serializers.ConnectionCreateSerializer,
+        responses={201: serializers.ConnectionSerializer, **_errors(400, 401, 403, 409, 502, 503)},
+    ),
+    destroy=extend_schema(
+        summary="Disconnect (status becomes `disconnected`; synced data is kept)",
+        responses={204: None, **READ_ERRORS},
+    ),
+)
+class ConnectionViewSet(
+    CallerScoped,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Connections to providers; create with credentials, which are never returned."""
+
+    serializer_class = serializers.ConnectionSerializer
+
+    queryset = Connection.objects.none()
+    selector = staticmethod(selectors.connections_for)
+
+    def get_throttles(self):
+        if self.action in ("sync_accounts", "sync_transactions"):
+            return [SyncRateThrottle()]
+        return super().get_throttles()
+
+    def create(self, request, *args, **kwargs):
+        data = serializers.ConnectionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            connection = create_connection(
+                owner=request.user,
+                provider=data.validated_data["provider"],
+                name=data.validated_data["name"],
+                options=data.validated_data["credentials"],
+                actor=request.user,
+                source=Source.API,
+            )
+        except (errors.ValidationError, errors.CredentialsInvalid) as error:
+            # Rejected connect inputs are the client's to fix: a 400 on `credentials`.
+            fields = error.fields or {"credentials": [error.message]}
+            raise errors.ValidationError(error.message, fields=fields) from None
+        return Response(serializers.ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        disconnect_connection(connection_id=_uuid_or_404(kwargs["pk"]), user_id=request.user.pk, source=Source.API)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Sync the connection's accounts",
+        request=serializers.SyncAccountsSerializer,
+        responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="sync-accounts")
+    def sync_accounts(self, request, pk=None):
+        body = serializers.SyncAccountsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        command = SyncAccounts(
+            connection_id=_uuid_or_404(pk), user_id=request.user.pk, force=body.validated_data["force"]
+        )
+        return Response(sync_accounts(command, source=Source.API).as_dict())
+
+    @extend_schema(
+        summary="Sync the connection's transactions for a date window",
+        request=serializers.SyncTransactionsSerializer,
+        responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="sync-transactions")
+    def sync_transactions(self, request, pk=None):
+        body = serializers.SyncTransactionsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        command = SyncTransactions(
+            connection_id=_uuid_or_404(pk),
+            user_id=request.user.pk,
+            start_date=body.validated_data.get("start_date"),
+            end_date=body.validated_data.get("end_date"),
+            account_id=body.validated_data.get("account_id"),
+            force=body.validated_data["force"],
+        )
+        return Response(sync_transactions(command, source=Source.API).as_dict())
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your accounts", responses={200: serializers.AccountSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(summary="Get an account", responses={200: serializers.AccountSerializer, **READ_ERRORS}),
+)
+class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.AccountSerializer
+    filterset_class = filters.AccountFilter
+
+    queryset = Account.objects.none()
+    selector = staticmethod(selectors.accounts_for)
+
+    def get_throttles(self):
+        if self.action == "sync_holdings":
+            return [SyncRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        summary="Sync the account's holdings",
+        request=serializers.SyncHoldingsSerializer,
+        responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="sync-holdings", filterset_class=None)
+    def sync_holdings(self, request, pk=None):
+        body = serializers.SyncHoldingsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        command = SyncHoldings(account_id=_uuid_or_404(pk), user_id=request.user.pk, force=body.validated_data["force"])
+        return Response(sync_holdings(command, source=Source.API).as_dict())
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your transactions", responses={200: serializers.TransactionSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="Get a transaction", responses={200: serializers.TransactionSerializer, **READ_ERRORS}
+    ),
+    partial_update=extend_schema(
+        summary="Set a transaction's category and notes",
+        responses={200: serializers.TransactionSerializer, **READ_ERRORS},
+    ),
+)
+class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Transactions; `category` and `notes` are the user's and a sync never overwrites them."""
+
+    serializer_class = serializers.TransactionSerializer
+    filterset_class = filters.TransactionFilter
+    http_method_names = ["get", "patch", "head", "options"]
+
+    queryset = Transaction.objects.none()
+    selector = staticmethod(selectors.transactions_for)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your holdings", responses={200: serializers.HoldingSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(summary="Get a holding", responses={200: serializers.HoldingSerializer, **READ_ERRORS}),
+)
+class HoldingViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.HoldingSerializer
+    filterset_class = filters.HoldingFilter
+
+    queryset = Holding.objects.none()
+    selector = staticmethod(selectors.holdings_for)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List sync runs", responses={200: serializers.SyncRunSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(summary="Get a sync run", responses={200: serializers.SyncRunSerializer, **READ_ERRORS}),
+)
+class SyncRunViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.SyncRunSerializer
+    filterset_class = filters.SyncRunFilter
+
+    queryset = SyncRun.objects.none()
+    selector = staticmethod(selectors.sync_runs_for)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List audit events", responses={200: serializers.AuditEventSerializer(many=True), **READ_ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="Get an audit event", responses={200: serializers.AuditEventSerializer, **READ_ERRORS}
+    ),
+)
+class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.AuditEventSerializer
+    filterset_class = filters.AuditEventFilter
+
+    queryset = AuditEvent.objects.none()
+    selector = staticmethod(selectors.audit_events_for)
+
+
+def page_not_found(request, exception):
+    """handler404: API paths that match no route get the API's JSON error, others Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
