@@ -7,6 +7,9 @@ class SyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sync import audit
+        from django.db.backends.signals import connection_created
+
+        from sync import audit, dbguard
 
         audit.connect_receivers()
+        connection_created.connect(dbguard.register_sqlite_functions, dispatch_uid="finsync.dbguard.sqlite")

@@ -80,6 +80,10 @@ class Connection(TimeStamped):
     last_error = models.TextField(blank=True, default="")
     last_error_code = models.CharField(max_length=50, blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Fleet claim (`sync all --all-connections`): which worker is syncing this
+    # connection, until when. Expires so a crashed worker's claim is taken over.
+    claimed_by = models.CharField(max_length=200, blank=True, default="", editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["owner_id", "name"]

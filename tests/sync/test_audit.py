@@ -105,3 +105,25 @@ def test_rotate_credentials_reencrypts_with_the_new_key(demo_connection, user, s
     assert decrypt_credentials(demo_connection.credentials_encrypted) == secret
     assert accounts(demo_connection, user).status == "succeeded"
     assert AuditEvent.objects.filter(event="connection.credentials_rotated").count() == 1
+
+
+def test_database_refuses_audit_changes_even_in_raw_sql(demo_connection, user):
+    from django.db import DatabaseError, connection, transaction
+
+    from sync import dbguard
+
+    accounts(demo_connection, user)
+    event = AuditEvent.objects.first()
+    pk = event.pk.hex if connection.vendor == "sqlite" else str(event.pk)
+    dbguard.allow_purge_everywhere(False)
+    try:
+        with connection.cursor() as cursor:
+            for statement in (
+                "UPDATE sync_auditevent SET event = 'forged' WHERE id = %s",
+                "DELETE FROM sync_auditevent WHERE id = %s",
+            ):
+                with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                    cursor.execute(statement, [pk])
+    finally:
+        dbguard.allow_purge_everywhere(True)
+    assert AuditEvent.objects.filter(pk=event.pk, event=event.event).exists()
