@@ -1,0 +1,100 @@
+"""The account admin: balances, sync controls, and a change page with history, transactions and holdings."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+
+from sync.admin.charts import Point, balance_chart
+from sync.admin.controls import SyncControlsMixin, sync_actions
+from sync.admin.reporting import report
+from sync.commands import SyncHoldings, SyncTransactions
+from sync.errors import SyncError
+from sync.handlers import sync_holdings, sync_transactions
+from sync.models import Account, BalanceSnapshot
+
+ACCOUNT_SYNCS = (("transactions", "Sync transactions"), ("holdings", "Sync holdings"))
+HANDLERS = {"transactions": sync_transactions, "holdings": sync_holdings}
+CHART_POINTS = 180  # latest snapshots drawn
+RECENT_ROWS = 20
+
+
+@admin.register(Account)
+class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
+    """Accounts are the provider's data: read-only here, refreshed by syncing."""
+
+    sync_buttons = ACCOUNT_SYNCS
+    actions = sync_actions(ACCOUNT_SYNCS)
+    list_display = (
+        "__str__",
+        "connection",
+        "owner",
+        "type",
+        "subtype",
+        "balance",
+        "currency",
+        "is_active",
+        "transactions_synced_at",
+        "holdings_synced_at",
+    )
+    list_filter = ("is_active", "type", "currency", "connection__provider", "transactions_synced_at")
+    search_fields = ("name", "mask", "provider_account_id", "connection__name", "connection__owner__username")
+    list_select_related = ("connection", "connection__owner")
+    fieldsets = (
+        (None, {"fields": ("name", "connection", "type", "subtype", "mask", "currency", "is_active")}),
+        ("Balance", {"fields": ("balance", "available_balance", "balance_date")}),
+        ("Last sync", {"fields": ("transactions_synced_at", "holdings_synced_at", "provider_account_id")}),
+    )
+
+    class Media:
+        css = {"all": ("sync/admin.css",)}
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Owner", ordering="connection__owner__username")
+    def owner(self, obj):
+        return obj.connection.owner
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        account = self.get_object(request, object_id)
+        if account is not None:
+            extra_context = {**(extra_context or {}), **self.history_context(account)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_context(self, account: Account) -> dict:
+        snapshots = BalanceSnapshot.objects.filter(account=account, balance__isnull=False).order_by("-as_of")
+        points = [Point(s.as_of, s.balance) for s in snapshots[:CHART_POINTS]]
+        name = self.admin_site.name
+        return {
+            "balance_chart": balance_chart(points, currency=account.currency),
+            "snapshot_count": len(points),
+            "recent_transactions": account.transactions.order_by("-posted_date", "provider_transaction_id")[
+                :RECENT_ROWS
+            ],
+            "holdings": account.holdings.filter(is_active=True).order_by("symbol", "name"),
+            "transactions_url": reverse("admin:sync_transaction_changelist", current_app=name)
+            + f"?account={account.pk}",
+            "holdings_url": reverse("admin:sync_holding_changelist", current_app=name) + f"?account={account.pk}",
+        }
+
+    def run_sync(self, request, obj, kind, *, force, correlation_id):
+        if kind == "transactions":
+            command = SyncTransactions(
+                connection_id=obj.connection_id, account_id=obj.pk, user_id=request.user.pk, force=force
+            )
+        else:
+            command = SyncHoldings(account_id=obj.pk, user_id=request.user.pk, force=force)
+        target = f"{obj.connection.name} · {obj}"
+        try:
+            result = HANDLERS[kind](command, source="admin", correlation_id=correlation_id)
+        except SyncError as error:
+            report(request, self, target, kind, error=error)
+        else:
+            report(request, self, target, kind, result=result)

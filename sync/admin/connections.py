@@ -1,0 +1,259 @@
+"""The connection admin: the list, sync controls, and creation with write-only credential fields."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, Max
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from providers.registry import get_provider_class, provider_slugs
+from sync.admin.controls import SyncControlsMixin, sync_actions
+from sync.admin.reporting import report_outcomes
+from sync.batch import sync_connection
+from sync.connections import create_connection
+from sync.errors import SyncError
+from sync.models import Account, AuditEvent, Connection, SyncRun
+
+CONNECTION_SYNCS = (
+    ("everything", "Sync everything"),
+    ("accounts", "Sync accounts"),
+    ("transactions", "Sync transactions"),
+    ("holdings", "Sync holdings"),
+)
+KINDS = {
+    "everything": ("accounts", "transactions", "holdings"),
+    "accounts": ("accounts",),
+    "transactions": ("transactions",),
+    "holdings": ("holdings",),
+}
+CREDENTIAL_PREFIX = "connect_"
+
+
+class ConnectionAddForm(forms.ModelForm):
+    """Owner, name and the provider's connect fields; `create_connection` does the rest.
+
+    Subclassed per provider by `connection_add_form`, which adds one field per
+    `connect_fields` entry; secret ones are password inputs never rendered back.
+    """
+
+    provider = forms.CharField(widget=forms.HiddenInput)
+    actor = None  # the staff member adding the connection, set per request
+
+    class Meta:
+        model = Connection
+        fields = ["owner", "name", "provider"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+        self.fields["name"].help_text = "Leave blank to use the provider's name."
+
+    def connect_options(self) -> dict[str, str]:
+        return {
+            name.removeprefix(CREDENTIAL_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(CREDENTIAL_PREFIX) and value not in ("", None)
+        }
+
+    def _post_clean(self):
+        # Like UserCreationForm: once the fields are valid, the service validates the rest.
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            self.instance = create_connection(
+                owner=self.cleaned_data["owner"],
+                provider=self.cleaned_data["provider"],
+                name=self.cleaned_data.get("name", ""),
+                options=self.connect_options(),
+                actor=self.actor,
+                source="admin",
+            )
+        except SyncError as error:
+            for field, problems in error.fields.items():
+                target = field if field in self.fields else CREDENTIAL_PREFIX + field
+                self.add_error(target if target in self.fields else None, problems)
+            if not error.fields:
+                self.add_error(None, error.message)
+
+
+def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
+    """The add form for one provider, with a field per declared connect field."""
+    provider_class = get_provider_class(slug)
+    attrs = {"actor": actor, "__module__": __name__}
+    for field in provider_class.connect_fields:
+        widget = forms.PasswordInput(render_value=False) if field.secret else forms.TextInput
+        attrs[CREDENTIAL_PREFIX + field.name] = forms.CharField(
+            label=field.name.replace("_", " ").capitalize(),
+            help_text=field.help,
+            required=field.required,
+            strip=not field.secret,
+            widget=widget,
+        )
+    return type(f"{provider_class.__name__}ConnectionAddForm", (ConnectionAddForm,), attrs)
+
+
+class AccountInline(admin.TabularInline):
+    model = Account
+    fields = ("name", "type", "subtype", "currency", "balance", "is_active", "holdings_synced_at")
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
+    sync_buttons = CONNECTION_SYNCS
+    actions = sync_actions(CONNECTION_SYNCS)
+    list_display = (
+        "name",
+        "owner",
+        "provider",
+        "status_badge",
+        "accounts_synced_at",
+        "transactions_synced_at",
+        "holdings_synced_at",
+        "last_error_short",
+    )
+    list_filter = ("status", "provider", "accounts_synced_at", "transactions_synced_at")
+    search_fields = ("name", "provider", "owner__username", "owner__email", "last_error")
+    list_select_related = ("owner",)
+    fieldsets = (
+        (None, {"fields": ("name", "owner", "provider", "status")}),
+        (
+            "Last sync",
+            {
+                "fields": (
+                    "accounts_synced_at",
+                    "transactions_synced_at",
+                    "holdings_synced_at",
+                    "last_error_code",
+                    "last_error",
+                    "last_error_at",
+                )
+            },
+        ),
+        ("History", {"fields": ("history",)}),
+        ("Provider settings", {"fields": ("config", "created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+    readonly_fields = (
+        "owner",
+        "provider",
+        "status",
+        "accounts_synced_at",
+        "transactions_synced_at",
+        "holdings_synced_at",
+        "last_error_code",
+        "last_error",
+        "last_error_at",
+        "history",
+        "config",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (AccountInline,)
+
+    class Media:
+        css = {"all": ("sync/admin.css",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(last_holdings_sync=Max("accounts__holdings_synced_at"))
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="sync-status sync-status-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Holdings synced at", ordering="last_holdings_sync")
+    def holdings_synced_at(self, obj):
+        return getattr(obj, "last_holdings_sync", None) or "-"
+
+    @admin.display(description="Last error", ordering="last_error_at")
+    def last_error_short(self, obj):
+        if not obj.last_error_code:
+            return "-"
+        return format_html("<span title='{}'>{}</span>", obj.last_error, obj.last_error_code)
+
+    @admin.display(description="Sync runs and audit trail")
+    def history(self, obj):
+        runs = SyncRun.objects.filter(connection=obj).count()
+        events = AuditEvent.objects.filter(connection_id=obj.pk).aggregate(n=Count("pk"))["n"]
+        return format_html(
+            '<a href="{}?connection={}">{} sync runs</a> · <a href="{}?connection={}">{} audit events</a>',
+            reverse("admin:sync_syncrun_changelist", current_app=self.admin_site.name),
+            obj.pk,
+            runs,
+            reverse("admin:sync_auditevent_changelist", current_app=self.admin_site.name),
+            obj.pk,
+            events,
+        )
+
+    # --- adding: provider first, then its connect fields --------------------------
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else ()
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        slug = request.GET.get("provider", "")
+        provider_class = get_provider_class(slug)
+        names = tuple(CREDENTIAL_PREFIX + field.name for field in provider_class.connect_fields)
+        return (
+            (None, {"fields": ("owner", "name", "provider")}),
+            (
+                f"{provider_class.display_name}: connect fields",
+                {"fields": names, "description": "Secrets are stored encrypted and never shown again."},
+            ),
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            return connection_add_form(request.GET.get("provider", ""), request.user)
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.GET.get("provider") not in provider_slugs():
+            if not self.has_add_permission(request):
+                return super().add_view(request, form_url, extra_context)  # raises PermissionDenied
+            providers = [(slug, get_provider_class(slug).display_name) for slug in provider_slugs()]
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Add connection: choose a provider",
+                "providers": providers,
+            }
+            return TemplateResponse(request, "admin/sync/connection/choose_provider.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if change:  # on add, create_connection has saved it already
+            super().save_model(request, obj, form, change)
+
+    # --- syncing ----------------------------------------------------------------
+
+    def run_sync(self, request, obj, kind, *, force, correlation_id):
+        outcomes = sync_connection(
+            connection_id=obj.pk,
+            user_id=request.user.pk,
+            kinds=KINDS[kind],
+            force=force,
+            source="admin",
+            correlation_id=correlation_id,
+        )
+        report_outcomes(request, self, str(obj), outcomes)
