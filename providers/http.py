@@ -1,0 +1,273 @@
+"""The HTTP behaviour every network adapter shares.
+
+One `ProviderHTTP` per adapter instance wraps one `requests.Session` and gives:
+- connect/read timeouts on every call (settings FINSYNC_HTTP_CONNECT_TIMEOUT /
+  FINSYNC_HTTP_READ_TIMEOUT, read at call time);
+- retries with exponential backoff and jitter for idempotent requests that met
+  a 5xx or a broken connection (never for 429, never for a one-time claim);
+- 429 -> ProviderRateLimited with `retry_after` from Retry-After (seconds or an
+  HTTP-date), 401/403 -> ProviderAuthError, other failures -> ProviderUnavailable;
+- a bound on the response size, and JSON parsed with `Decimal` for every number
+  that has a fraction, so money never passes through a float;
+- https only, unless settings.FINSYNC_ALLOW_HTTP_PROVIDERS (tests, local fakes).
+
+Error messages and log lines name the provider and the host, never a URL's
+user info, a query string, a header or a body: credentials cannot leak through
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+
+from providers.errors import (
+    ProviderAuthError,
+    ProviderBadResponse,
+    ProviderConfigError,
+    ProviderRateLimited,
+    ProviderUnavailable,
+)
+
+logger = logging.getLogger("finsync.providers.http")
+
+DEFAULT_MAX_RETRIES = 2  # after the first attempt
+DEFAULT_BACKOFF_SECONDS = 0.5  # doubled on each retry, plus up to 100% jitter
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PAGES = 2000
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+CHUNK_BYTES = 64 * 1024
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def max_pages() -> int:
+    """How many pages (or window chunks) one fetch may request before it gives up."""
+    return int(_setting("FINSYNC_HTTP_MAX_PAGES", DEFAULT_MAX_PAGES))
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A fully read response: status, headers and body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def safe_location(url: str) -> str:
+    """`scheme://host[:port]` of a URL: what may appear in messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}"
+
+
+def strip_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """Split `https://user:pass@host/path` into the URL without user info and (user, pass)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    auth = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), auth
+
+
+def require_safe_scheme(url: str, what: str) -> None:
+    """Refuse anything but https (and http when FINSYNC_ALLOW_HTTP_PROVIDERS is set)."""
+    try:
+        parts = urlsplit(url)
+        valid_host = bool(parts.hostname)
+    except ValueError:
+        raise ProviderConfigError(f"{what} is not a valid URL") from None
+    scheme = (parts.scheme or "").lower()
+    if scheme == "https" and valid_host:
+        return
+    if scheme == "http" and valid_host:
+        if _setting("FINSYNC_ALLOW_HTTP_PROVIDERS", False):
+            return
+        raise ProviderConfigError(
+            f"{what} must use https (plain http is allowed only with FINSYNC_ALLOW_HTTP_PROVIDERS)"
+        )
+    raise ProviderConfigError(f"{what} is not an http(s) URL")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(int(value), MAX_RETRY_AFTER_SECONDS)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0, math.ceil(seconds)), MAX_RETRY_AFTER_SECONDS)
+
+
+def parse_json(response: HttpResponse, what: str) -> Any:
+    """The JSON body with fractional numbers as Decimal; ProviderBadResponse when it is not JSON."""
+    try:
+        return json.loads(response.body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise ProviderBadResponse(f"{what}: the response is not valid JSON (it may have been cut short)") from None
+
+
+def raise_for_status(response: HttpResponse, provider: str) -> None:
+    """Map a non-2xx status to the provider error family (used when the body says nothing better)."""
+    status = response.status
+    if response.ok:
+        return
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        hint = f"; retry after {retry_after} seconds" if retry_after is not None else ""
+        raise ProviderRateLimited(f"{provider} is rate limiting requests{hint}", retry_after=retry_after)
+    if status in (401, 403):
+        raise ProviderAuthError(f"{provider} refused the stored credentials (HTTP {status}); reconnect the account")
+    if status == 402:
+        raise ProviderUnavailable(f"{provider} requires payment for this connection (HTTP 402)")
+    if status >= 500:
+        raise ProviderUnavailable(f"{provider} is unavailable (HTTP {status}); retry later")
+    raise ProviderUnavailable(f"{provider} rejected the request (HTTP {status})")
+
+
+class ProviderHTTP:
+    """The one HTTP session of an adapter instance. Use from one thread; call `close()` when done."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "FinSync/0.1"
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        params: Any = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        what: str = "the provider URL",
+    ) -> HttpResponse:
+        """Send one request (retried when `idempotent`) and read the whole body.
+
+        Returns the final response whatever its status; callers map non-2xx
+        bodies (e.g. Plaid's error codes) or call `raise_for_status`.
+        """
+        require_safe_scheme(url, what)
+        url, url_auth = strip_userinfo(url)
+        auth = auth or url_auth
+        retries = int(_setting("FINSYNC_HTTP_MAX_RETRIES", DEFAULT_MAX_RETRIES)) if idempotent else 0
+        location = safe_location(url)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send(method, url, params, json_body, data, headers, auth)
+            except _TransportError as error:
+                if attempt <= retries:
+                    self._pause(attempt, location, error.reason)
+                    continue
+                logger.warning(
+                    "%s: %s at %s, giving up after %d attempts", self.provider, error.reason, location, attempt
+                )
+                raise ProviderUnavailable(f"{self.provider} did not answer: {error.reason}; retry later") from None
+            if response.status >= 500 and attempt <= retries:
+                self._pause(attempt, location, f"HTTP {response.status}")
+                continue
+            return response
+
+    def _pause(self, attempt: int, location: str, reason: str) -> None:
+        base = float(_setting("FINSYNC_HTTP_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS))
+        # Jitter spreads retries of many workers apart; it is not security-relevant.
+        delay = base * 2 ** (attempt - 1) * (1 + random.random())  # noqa: S311
+        logger.info("%s: %s at %s, retry %d in %.2fs", self.provider, reason, location, attempt, delay)
+        time.sleep(delay)
+
+    def _send(self, method, url, params, json_body, data, headers, auth) -> HttpResponse:
+        timeout = (
+            float(_setting("FINSYNC_HTTP_CONNECT_TIMEOUT", 5.0)),
+            float(_setting("FINSYNC_HTTP_READ_TIMEOUT", 30.0)),
+        )
+        limit = int(_setting("FINSYNC_HTTP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES))
+        self.requests_made += 1
+        try:
+            with self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=data,
+                headers=dict(headers or {}),
+                auth=auth,
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
+            ) as raw:
+                declared = raw.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise ProviderBadResponse(f"{self.provider} sent a response larger than {limit} bytes")
+                chunks, size = [], 0
+                for chunk in raw.iter_content(CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ProviderBadResponse(f"{self.provider} sent a response larger than {limit} bytes")
+                    chunks.append(chunk)
+                return HttpResponse(status=raw.status_code, headers=raw.headers, body=b"".join(chunks))
+        # Only the exception's type is kept: its text can carry the URL.
+        except requests.exceptions.ConnectTimeout:
+            raise _TransportError("connection timed out") from None
+        except requests.exceptions.ReadTimeout:
+            raise _TransportError("read timed out") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise _TransportError("the response was cut short") from None
+        except requests.exceptions.ConnectionError:
+            raise _TransportError("connection failed") from None
+        except requests.exceptions.RequestException as error:
+            raise _TransportError(f"request failed ({type(error).__name__})") from None
+
+
+class _TransportError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

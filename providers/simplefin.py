@@ -1,0 +1,354 @@
+"""The `simplefin` provider: the SimpleFIN protocol (simplefin.org), e.g. the SimpleFIN Bridge.
+
+Connect with a setup token (a base64 claim URL, claimed here exactly once) or
+an access URL. The access URL carries Basic-auth credentials: it is the only
+credential, stored encrypted, and it never appears in a message or a log.
+
+Transactions are fetched by window (`GET {access_url}/accounts` with
+`start-date` inclusive and `end-date` exclusive, both epoch seconds) in chunks
+of at most 60 days. SimpleFIN gives a pending transaction that posts a new id
+without a link; the sync core matches the two (same account and amount, dates
+close).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from providers import payload as p
+from providers.base import (
+    AccountData,
+    AccountsResult,
+    Capabilities,
+    ConnectionSetup,
+    CredentialField,
+    HoldingData,
+    HoldingsResult,
+    Provider,
+    TransactionData,
+    TransactionsResult,
+)
+from providers.errors import (
+    ProviderAuthError,
+    ProviderBadResponse,
+    ProviderConfigError,
+    ProviderCredentialsInvalid,
+    ProviderUnavailable,
+)
+from providers.http import (
+    HttpResponse,
+    ProviderHTTP,
+    max_pages,
+    parse_json,
+    raise_for_status,
+    require_safe_scheme,
+    safe_location,
+    strip_userinfo,
+)
+from providers.registry import register
+
+NAME = "SimpleFIN"
+CHUNK_DAYS = 60  # servers reject wider windows, whatever the protocol text says
+MAX_TOKEN_CHARS = 4096
+
+
+def _epoch(day: date) -> int:
+    return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
+
+
+def _chunks(start: date, end: date) -> list[tuple[date, date]]:
+    """[start, end] (inclusive) as consecutive inclusive pieces of at most CHUNK_DAYS days."""
+    chunks = []
+    first = start
+    while first <= end:
+        last = min(first + timedelta(days=CHUNK_DAYS - 1), end)
+        chunks.append((first, last))
+        first = last + timedelta(days=1)
+    return chunks
+
+
+def _validated_access_url(url: str, what: str) -> str:
+    url = url.strip()
+    require_safe_scheme(url, what)
+    _, auth = strip_userinfo(url)
+    if auth is None or not auth[0] or not auth[1]:
+        raise ProviderConfigError(f"{what} has no credentials (expected https://USER:PASSWORD@HOST/PATH)")
+    return url.rstrip("/")
+
+
+@register
+class SimpleFINProvider(Provider):
+    """Banks and brokerages behind a SimpleFIN server, by window, with holdings."""
+
+    slug = "simplefin"
+    display_name = "SimpleFIN"
+    capabilities = Capabilities(accounts=True, transactions=True, holdings=True, transactions_mode="window")
+    connect_fields = (
+        CredentialField(name="setup_token", help="SimpleFIN setup token (claimed once, then useless)", required=False),
+        CredentialField(name="access_url", help="SimpleFIN access URL, if already claimed", required=False),
+    )
+
+    def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        super().__init__(credentials=credentials, config=config)
+        self.http = ProviderHTTP(NAME)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- connect -----------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
+        token = (options.get("setup_token") or "").strip()
+        access_url = (options.get("access_url") or "").strip()
+        if bool(token) == bool(access_url):
+            raise ProviderConfigError("give either a SimpleFIN setup token or an access URL (exactly one)")
+        if token:
+            access_url = cls._claim(token)
+        access_url = _validated_access_url(access_url, "the SimpleFIN access URL")
+        server, _ = strip_userinfo(access_url)
+        return ConnectionSetup(credentials={"access_url": access_url}, config={"server": safe_location(server)})
+
+    @classmethod
+    def _claim(cls, token: str) -> str:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ProviderConfigError("the SimpleFIN setup token is too long")
+        try:
+            claim_url = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("ascii").strip()
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise ProviderConfigError("the SimpleFIN setup token is not valid (it should be base64 text)") from None
+        require_safe_scheme(claim_url, "the SimpleFIN setup token's claim URL")
+        http = ProviderHTTP(NAME)
+        try:
+            # A claim is single-use: never retried.
+            response = http.request(
+                "POST",
+                claim_url,
+                idempotent=False,
+                data=b"",
+                headers={"Content-Length": "0"},
+                what="the SimpleFIN setup token's claim URL",
+            )
+        finally:
+            http.close()
+        if response.status == 403:
+            raise ProviderConfigError(
+                "the SimpleFIN setup token was already claimed or does not exist. If you did not claim it, "
+                "your financial data may be exposed: disable the token at your SimpleFIN server and create a new one"
+            )
+        raise_for_status(response, NAME)
+        access_url = response.text().strip()
+        try:
+            return _validated_access_url(access_url, "the access URL returned by the SimpleFIN claim")
+        except ProviderConfigError as error:
+            raise ProviderBadResponse(error.message) from None
+
+    # --- requests ----------------------------------------------------------------
+
+    @property
+    def _access_url(self) -> str:
+        url = self.credentials.get("access_url")
+        if not isinstance(url, str) or not url:
+            raise ProviderCredentialsInvalid("the SimpleFIN connection has no access URL; reconnect it")
+        return url
+
+    def _secrets(self) -> tuple[str, ...]:
+        _, auth = strip_userinfo(self.credentials.get("access_url") or "")
+        return (self.credentials.get("access_url") or "", *(auth or ()))
+
+    def _get_accounts(self, params: list[tuple[str, str]]) -> dict:
+        response: HttpResponse = self.http.request(
+            "GET", self._access_url + "/accounts", idempotent=True, params=params, what="the SimpleFIN access URL"
+        )
+        if response.status == 403:
+            raise ProviderAuthError(
+                "SimpleFIN refused the access URL (HTTP 403): access was revoked or the credentials changed; "
+                "reconnect with a new setup token"
+            )
+        raise_for_status(response, NAME)
+        return p.as_object(parse_json(response, "SimpleFIN /accounts"), "response")
+
+    def _warnings(self, body: dict) -> tuple[list[str], set[str]]:
+        """Sanitised `errors` / `errlist` messages, and the accounts errlist names as failed."""
+        messages: list[str] = []
+        failed_accounts: set[str] = set()
+        for item in p.as_list(body.get("errors") or [], "errors"):
+            messages.append(p.sanitize_message(item, secrets=self._secrets()))
+        for index, item in enumerate(p.as_list(body.get("errlist") or [], "errlist")):
+            entry = p.as_object(item, f"errlist[{index}]")
+            text = entry.get("message") or entry.get("msg") or entry.get("code") or "unknown error"
+            code = entry.get("code")
+            message = p.sanitize_message(f"{text} ({code})" if code and code != text else text, secrets=self._secrets())
+            messages.append(message)
+            if entry.get("account_id") not in (None, ""):
+                failed_accounts.add(str(entry["account_id"]))
+        return list(dict.fromkeys(m for m in messages if m)), failed_accounts
+
+    def _accounts(self, body: dict) -> list[dict]:
+        return [
+            p.as_object(a, f"accounts[{i}]")
+            for i, a in enumerate(p.as_list(p.field(body, "accounts", "response"), "accounts"))
+        ]
+
+    # --- mapping -----------------------------------------------------------------
+
+    @staticmethod
+    def _account(raw: dict, path: str) -> AccountData:
+        account_id = p.as_id(p.field(raw, "id", path), f"{path}.id")
+        balance = p.as_decimal(p.field(raw, "balance", path), f"{path}.balance")
+        available = p.as_decimal(raw.get("available-balance"), f"{path}.available-balance", nullable=True)
+        balance_date = p.epoch_datetime(p.as_epoch(p.field(raw, "balance-date", path), f"{path}.balance-date"))
+        currency = p.as_str(p.field(raw, "currency", path), f"{path}.currency")
+        name = p.as_str(p.field(raw, "name", path), f"{path}.name")
+        holdings = raw.get("holdings")
+        return AccountData(
+            provider_account_id=account_id,
+            name=name,
+            type="investment" if isinstance(holdings, list) else "other",
+            currency=p.currency_code(currency),
+            balance=balance,
+            available_balance=balance if available is None else available,
+            balance_date=balance_date,
+        )
+
+    @staticmethod
+    def _transaction(raw: dict, path: str, account: AccountData, today: date) -> TransactionData:
+        transaction_id = p.as_id(p.field(raw, "id", path), f"{path}.id")
+        posted = p.as_epoch(p.field(raw, "posted", path), f"{path}.posted")
+        amount = p.as_decimal(p.field(raw, "amount", path), f"{path}.amount")
+        description = p.as_str(p.field(raw, "description", path), f"{path}.description", nullable=True)
+        transacted = raw.get("transacted_at")
+        transacted_at = (
+            None if transacted in (None, 0) else p.epoch_datetime(p.as_epoch(transacted, f"{path}.transacted_at"))
+        )
+        pending = p.as_bool(raw.get("pending"), f"{path}.pending") or posted == 0
+        if pending:
+            # Pending rows are dated when they happened; `posted` is 0 until they post.
+            when = transacted_at or (p.epoch_datetime(posted) if posted else None)
+            posted_date = when.date() if when else today
+        else:
+            posted_date = p.epoch_datetime(posted).date()
+        payee = p.as_str(raw.get("payee"), f"{path}.payee", nullable=True)
+        extra = raw.get("extra") if isinstance(raw.get("extra"), dict) else {}
+        category = extra.get("category") if isinstance(extra.get("category"), str) else ""
+        return TransactionData(
+            provider_transaction_id=transaction_id,
+            provider_account_id=account.provider_account_id,
+            posted_date=posted_date,
+            amount=amount,
+            currency=account.currency,
+            description=description,
+            payee=payee,
+            category=category,
+            pending=pending,
+            transacted_at=transacted_at,
+        )
+
+    @staticmethod
+    def _holding(raw: dict, path: str, account: AccountData) -> HoldingData:
+        holding_id = p.as_id(p.field(raw, "id", path), f"{path}.id")
+        shares = p.as_decimal(raw.get("shares"), f"{path}.shares", nullable=True) or Decimal(0)
+        market_value = p.as_decimal(raw.get("market_value"), f"{path}.market_value", nullable=True)
+        price = None
+        if market_value is not None and shares:
+            price = market_value / shares
+        elif raw.get("purchase_price") is not None:
+            price = p.as_decimal(raw.get("purchase_price"), f"{path}.purchase_price")
+        currency = p.as_str(raw.get("currency"), f"{path}.currency", nullable=True)
+        return HoldingData(
+            provider_holding_id=holding_id,
+            provider_account_id=account.provider_account_id,
+            symbol=p.as_str(raw.get("symbol"), f"{path}.symbol", nullable=True),
+            name=p.as_str(raw.get("description"), f"{path}.description", nullable=True),
+            quantity=shares,
+            price=price,
+            cost_basis=p.as_decimal(raw.get("cost_basis"), f"{path}.cost_basis", nullable=True),
+            market_value=market_value,
+            currency=p.currency_code(currency) if currency else account.currency,
+            as_of=account.balance_date,
+        )
+
+    # --- the protocol ------------------------------------------------------------
+
+    def fetch_accounts(self) -> AccountsResult:
+        body = self._get_accounts([("balances-only", "1")])
+        warnings, _ = self._warnings(body)
+        raw_accounts = self._accounts(body)
+        accounts = [self._account(raw, f"accounts[{i}]") for i, raw in enumerate(raw_accounts)]
+        self._fail_if_nothing(accounts, warnings)
+        return AccountsResult(accounts=accounts, warnings=warnings)
+
+    def _fail_if_nothing(self, accounts: list, warnings: list[str]) -> None:
+        """Errors and no accounts at all is a failure, not a partial success."""
+        if not accounts and warnings:
+            raise ProviderUnavailable("SimpleFIN returned no accounts: " + "; ".join(warnings))
+
+    def fetch_transactions(self, *, start, end, account_ids=None, cursor=None) -> TransactionsResult:
+        chunks = _chunks(start, end)
+        if len(chunks) > max_pages():
+            raise ProviderConfigError(f"the window needs {len(chunks)} requests; at most {max_pages()} are allowed")
+        today = datetime.now(UTC).date()
+        accounts: dict[str, AccountData] = {}
+        transactions: dict[tuple[str, str], TransactionData] = {}
+        warnings: list[str] = []
+        failed: set[str] = set()
+        for first, last in chunks:
+            params = [
+                ("start-date", str(_epoch(first))),
+                ("end-date", str(_epoch(last + timedelta(days=1)))),
+                ("pending", "1"),
+            ]
+            params += [("account", account_id) for account_id in account_ids or ()]
+            body = self._get_accounts(params)
+            chunk_warnings, chunk_failed = self._warnings(body)
+            warnings += chunk_warnings
+            failed |= chunk_failed
+            for i, raw in enumerate(self._accounts(body)):
+                path = f"accounts[{i}]"
+                account = self._account(raw, path)
+                if account_ids and account.provider_account_id not in account_ids:
+                    continue
+                accounts[account.provider_account_id] = account
+                raw_transactions = p.as_list(raw.get("transactions") or [], f"{path}.transactions")
+                for j, raw_transaction in enumerate(raw_transactions):
+                    item_path = f"{path}.transactions[{j}]"
+                    data = self._transaction(p.as_object(raw_transaction, item_path), item_path, account, today)
+                    if not start <= data.posted_date <= end:
+                        continue
+                    key = (data.provider_account_id, data.provider_transaction_id)
+                    known = transactions.get(key)
+                    # The same id may come back in two chunks; a posted version beats a pending one.
+                    if known is None or known.pending or not data.pending:
+                        transactions[key] = data
+        warnings = list(dict.fromkeys(warnings))
+        self._fail_if_nothing(list(accounts.values()), warnings)
+        return TransactionsResult(
+            transactions=list(transactions.values()),
+            # An account the server reported an error for may be missing rows:
+            # leave its stored rows alone rather than remove them.
+            accounts_covered=[a for a in accounts if a not in failed],
+            accounts=list(accounts.values()),
+            warnings=warnings,
+        )
+
+    def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
+        body = self._get_accounts([("account", account_id), ("balances-only", "1")])
+        warnings, _ = self._warnings(body)
+        for i, raw in enumerate(self._accounts(body)):
+            path = f"accounts[{i}]"
+            account = self._account(raw, path)
+            if account.provider_account_id != account_id:
+                continue
+            raw_holdings = p.as_list(raw.get("holdings") or [], f"{path}.holdings")
+            holdings = [
+                self._holding(p.as_object(h, f"{path}.holdings[{j}]"), f"{path}.holdings[{j}]", account)
+                for j, h in enumerate(raw_holdings)
+            ]
+            return HoldingsResult(holdings=holdings, account=account, warnings=warnings)
+        self._fail_if_nothing([], warnings)
+        return HoldingsResult(holdings=[], warnings=warnings)
