@@ -41,7 +41,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
 class ConnectionCreateSerializer(serializers.Serializer):
     """`{provider, name, credentials}`: `credentials` are the provider's connect inputs."""
 
-    provider = serializers.CharField(max_length=50, help_text="Provider slug, e.g. `demo`, `simplefin`, `plaid`.")
+    provider = serializers.ChoiceField(choices=[], help_text="Provider slug, e.g. `demo`, `simplefin`, `plaid`.")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     credentials = serializers.DictField(
         child=serializers.JSONField(),
@@ -51,11 +51,10 @@ class ConnectionCreateSerializer(serializers.Serializer):
         "history_days; simplefin: setup_token or access_url; plaid: access_token). Never returned.",
     )
 
-    def validate_provider(self, value: str) -> str:
-        slugs = provider_slugs()
-        if value not in slugs:
-            raise serializers.ValidationError(f"unknown provider {value!r}; choose from {', '.join(slugs)}")
-        return value
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Adapters register at run time: read the slugs now, not at import.
+        self.fields["provider"].choices = provider_slugs()
 
     def validate(self, attrs: dict) -> dict:
         fields = get_provider_class(attrs["provider"]).connect_fields
