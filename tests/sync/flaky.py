@@ -4,11 +4,13 @@ It is the real demo provider with one addition: `config["fail"]` names a fetch
 ("accounts", "transactions", "holdings") and `config["fail_with"]` an error, so
 a test can make a provider fail exactly where it wants. `bad_row` makes the
 last account's transactions carry an invalid currency, so the failure happens
-inside the apply, after other accounts' rows were written.
+inside the apply, after other accounts' rows were written. `delay` makes every
+fetch take that many seconds, so concurrent syncs overlap.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from providers import errors
@@ -29,6 +31,8 @@ class FlakyProvider(DemoProvider):
     display_name = "Flaky demo bank"
 
     def _maybe_fail(self, fetch: str) -> None:
+        if self.config.get("delay"):
+            time.sleep(float(self.config["delay"]))  # a slow bank: the sync stays claimed meanwhile
         if self.config.get("fail") == fetch:
             raise FAILURES[self.config.get("fail_with", "unavailable")]()
 

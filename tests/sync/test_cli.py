@@ -80,8 +80,11 @@ def test_sync_all_json_then_forced_resync(demo_connection):
 def test_sync_text_output_and_skip(demo_connection):
     code, out, _ = run("sync", "accounts", "--connection", str(demo_connection.pk))
     assert code == 0 and "3 created" in out
+    code, out, _ = run("sync", "accounts", "--connection", str(demo_connection.pk))
+    assert code == 0 and "skipped: synced less than a minute ago" in out
+    # A fleet run only takes connections that are due: nothing is.
     code, out, _ = run("sync", "accounts", "--all-connections")
-    assert code == 0 and "skipped" in out
+    assert code == 0 and "0 syncs" in out
 
 
 def test_sync_one_account_and_user_option(demo_connection, staff_syncer):

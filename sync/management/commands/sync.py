@@ -6,15 +6,22 @@ Exit status: 0 when every sync succeeded or was skipped, 1 when any failed,
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
+import threading
 import uuid
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from sync.batch import sync_connection
+from sync.fleet import run_worker
 from sync.models import Account, Connection
 
 KINDS = {
@@ -65,9 +72,34 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Sync even if synced recently.")
         parser.add_argument("--user", help="Act as this user (default: each connection's owner).")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
+            help="With --all-connections: run N worker processes that share the connections "
+            "(on PostgreSQL, any number of such commands on any hosts share them too).",
+        )
+        # Internal: set by the parent command on its worker processes.
+        parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--started-at", help=argparse.SUPPRESS)
 
     def handle(
-        self, *args, what, connection, all_connections, account, start_date, end_date, force, user, format, **options
+        self,
+        *args,
+        what,
+        connection,
+        all_connections,
+        account,
+        start_date,
+        end_date,
+        force,
+        user,
+        format,
+        workers,
+        worker,
+        started_at,
+        **options,
     ):
         start, end = _date(start_date, "--start-date"), _date(end_date, "--end-date")
         if start and end and start > end:
@@ -88,6 +120,26 @@ class Command(BaseCommand):
             if actor is None:
                 raise _usage(f"unknown user {user!r}")
 
+        if workers < 1 or workers > 64:
+            raise _usage("--workers must be between 1 and 64")
+        if workers > 1 and not all_connections:
+            raise _usage("--workers needs --all-connections")
+        if all_connections and account_obj is None:
+            fleet = {
+                "what": what,
+                "start": start,
+                "end": end,
+                "force": force,
+                "actor": actor,
+                "format": format,
+                "verbosity": options["verbosity"],
+            }
+            started = datetime.fromisoformat(started_at) if started_at else timezone.now()
+            if worker:
+                return self._work(started, **fleet, jsonl=True)
+            rows = self._spawn(workers, started, **fleet) if workers > 1 else self._work(started, **fleet)
+            return self._finish(rows, format, options["verbosity"])
+
         outcomes = []
         for conn in connections:
             outcomes += sync_connection(
@@ -101,14 +153,98 @@ class Command(BaseCommand):
                 source="cli",
             )
             if format == "text":
-                self._report(conn, [o for o in outcomes if o.connection_id == conn.pk], options["verbosity"])
+                rows = [o.as_dict() for o in outcomes if o.connection_id == conn.pk]
+                self._report(conn, rows, options["verbosity"])
+        return self._finish([o.as_dict() for o in outcomes], format, options["verbosity"])
+
+    def _finish(self, rows, format, verbosity):
         if format == "json":
-            self.stdout.write(json.dumps([o.as_dict() for o in outcomes], indent=2))
-        failed = sum(o.failed for o in outcomes)
-        if format == "text" and options["verbosity"] >= 1:
-            self.stdout.write(f"{len(outcomes)} syncs: {len(outcomes) - failed} ok, {failed} failed")
+            self.stdout.write(json.dumps(rows, indent=2))
+        failed = sum(row["status"] == "failed" for row in rows)
+        if format == "text" and verbosity >= 1:
+            self.stdout.write(f"{len(rows)} syncs: {len(rows) - failed} ok, {failed} failed")
         if failed:
-            raise CommandError(f"{failed} of {len(outcomes)} syncs failed", returncode=1)
+            raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
+
+    # --- fleet: --all-connections, in this process or in worker processes --------------------------
+
+    def _work(self, started, *, what, start, end, force, actor, format, verbosity, jsonl=False):
+        rows = []
+
+        def on_connection(conn, outcomes):
+            batch = [o.as_dict() for o in outcomes]
+            rows.extend(batch)
+            if jsonl:
+                line = {"connection_id": str(conn.pk), "name": conn.name, "provider": conn.provider, "rows": batch}
+                self.stdout.write(json.dumps(line))
+                self.stdout.flush()
+                return
+            self._progress(len({r["connection_id"] for r in rows}), conn.name, conn.pk, batch, verbosity)
+            if format == "text":
+                self._report(conn, batch, verbosity)
+
+        run_worker(
+            kinds=KINDS[what],
+            force=force,
+            started_at=started,
+            actor=actor,
+            start_date=start,
+            end_date=end,
+            source="cli",
+            on_connection=on_connection,
+        )
+        return None if jsonl else rows
+
+    def _spawn(self, workers, started, *, what, start, end, force, actor, format, verbosity):
+        argv = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "sync",
+            what,
+            "--all-connections",
+            "--worker",
+            "--started-at",
+            started.isoformat(),
+            "--format",
+            "json",
+            "--no-color",
+        ]
+        argv += ["--start-date", start.isoformat()] if start else []
+        argv += ["--end-date", end.isoformat()] if end else []
+        argv += ["--force"] if force else []
+        argv += ["--user", actor.get_username()] if actor else []
+        processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(workers)]  # noqa: S603 (our own manage.py)
+        rows, lock, seen = [], threading.Lock(), []
+
+        def read(process):
+            for line in process.stdout:
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                with lock:
+                    rows.extend(item["rows"])
+                    seen.append(item["connection_id"])
+                    self._progress(len(seen), item["name"], item["connection_id"], item["rows"], verbosity)
+                    if format == "text":
+                        self._report(item, item["rows"], verbosity)
+
+        readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in processes]
+        for reader in readers:
+            reader.start()
+        codes = [process.wait() for process in processes]
+        for reader in readers:
+            reader.join()
+        broken = [code for code in codes if code != 0]
+        if broken:
+            raise CommandError(f"{len(broken)} of {workers} worker processes failed (exit {broken})", returncode=1)
+        return rows
+
+    def _progress(self, count, name, pk, rows, verbosity):
+        if verbosity < 1:
+            return
+        failed = sum(row["status"] == "failed" for row in rows)
+        state = "ok" if not failed else f"{failed} failed"
+        self.stderr.write(f"[{count}] {name} ({pk}): {len(rows)} syncs, {state}")
 
     def _connections(self, ids, all_connections, account):
         if all_connections:
@@ -129,14 +265,17 @@ class Command(BaseCommand):
             raise _usage(f"account {account.pk} does not belong to the given connection")
         return [found[pk] for pk in dict.fromkeys(wanted)]
 
-    def _report(self, connection, outcomes, verbosity):
+    def _report(self, connection, rows, verbosity):
         if verbosity < 1:
             return
-        self.stdout.write(self.style.MIGRATE_HEADING(f"{connection.name} ({connection.provider}, {connection.pk})"))
-        for outcome in outcomes:
-            row = outcome.as_dict()
-            label = outcome.command + (f" [{row['account_id'][:8]}]" if outcome.command == "holdings" else "")
-            if outcome.failed:
+        if isinstance(connection, dict):
+            name, provider, pk = connection["name"], connection["provider"], connection["connection_id"]
+        else:
+            name, provider, pk = connection.name, connection.provider, connection.pk
+        self.stdout.write(self.style.MIGRATE_HEADING(f"{name} ({provider}, {pk})"))
+        for row in rows:
+            label = row["command"] + (f" [{row['account_id'][:8]}]" if row["command"] == "holdings" else "")
+            if row["status"] == "failed":
                 self.stdout.write(self.style.ERROR(f"  {label:<24} failed ({row['reason']}): {row['message']}"))
             elif row["status"] == "skipped":
                 self.stdout.write(self.style.WARNING(f"  {label:<24} skipped: {row['message']}"))
