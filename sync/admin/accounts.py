@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.urls import reverse
 
-from sync.admin.charts import Point, balance_chart
+from sync.admin.charts import Point, balance_chart, money
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.reporting import report
 from sync.commands import SyncHoldings, SyncTransactions
@@ -31,8 +32,7 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
         "owner",
         "type",
         "subtype",
-        "balance",
-        "currency",
+        "balance_display",
         "is_active",
         "transactions_synced_at",
         "holdings_synced_at",
@@ -42,9 +42,10 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
     list_select_related = ("connection", "connection__owner")
     fieldsets = (
         (None, {"fields": ("name", "connection", "type", "subtype", "mask", "currency", "is_active")}),
-        ("Balance", {"fields": ("balance", "available_balance", "balance_date")}),
+        ("Balance", {"fields": ("balance_display", "available_display", "balance_date")}),
         ("Last sync", {"fields": ("transactions_synced_at", "holdings_synced_at", "provider_account_id")}),
     )
+    readonly_fields = ("balance_display", "available_display")
 
     class Media:
         css = {"all": ("sync/admin.css",)}
@@ -58,12 +59,20 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Balance", ordering="balance")
+    def balance_display(self, obj):
+        return f"{money(obj.balance)} {obj.currency}"
+
+    @admin.display(description="Available balance")
+    def available_display(self, obj):
+        return f"{money(obj.available_balance)} {obj.currency}" if obj.available_balance is not None else "-"
+
     @admin.display(description="Owner", ordering="connection__owner__username")
     def owner(self, obj):
         return obj.connection.owner
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        account = self.get_object(request, object_id)
+        account = self.get_object(request, unquote(object_id))
         if account is not None:
             extra_context = {**(extra_context or {}), **self.history_context(account)}
         return super().change_view(request, object_id, form_url, extra_context)

@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 90, 20, 16, 36  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 130, 20, 16, 36  # room for the axis labels
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,10 @@ class Point:
     balance: Decimal
 
 
-def _money(value: Decimal) -> str:
+def money(value: Decimal | None) -> str:
+    """An amount with two decimals and thousands separators ('-' when unknown)."""
+    if value is None:
+        return "-"
     return number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
 
 
@@ -48,15 +51,14 @@ def balance_chart(points: list[Point], *, currency: str) -> SafeString:
         "",
         '<circle cx="{}" cy="{}" r="3"><title>{}: {} {}</title></circle>',
         (
-            (cx, cy, p.when.strftime("%Y-%m-%d %H:%M"), _money(p.balance), currency)
+            (cx, cy, p.when.strftime("%Y-%m-%d %H:%M"), money(p.balance), currency)
             for (cx, cy), p in zip(coords, points, strict=True)
         ),
     )
     zero = ""
     if low < 0 < high:
-        zero = format_html(
-            '<line class="zero" x1="{}" x2="{}" y1="{}" y2="{}"/>', LEFT, WIDTH - RIGHT, round(y(Decimal(0)), 1)
-        )
+        zero_y = round(y(Decimal(0)), 1)
+        zero = format_html('<line class="zero" x1="{}" x2="{}" y1="{}" y2="{}"/>', LEFT, WIDTH - RIGHT, zero_y, zero_y)
     return format_html(
         '<svg class="balance-chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
         'aria-label="Balance history">'
@@ -78,8 +80,8 @@ def balance_chart(points: list[Point], *, currency: str) -> SafeString:
         by=TOP + plot_h,
         dy=HEIGHT - 12,
         r=WIDTH - RIGHT,
-        high=f"{_money(high)} {currency}",
-        low=f"{_money(low)} {currency}",
+        high=f"{money(high)} {currency}",
+        low=f"{money(low)} {currency}",
         start=points[0].when.strftime("%Y-%m-%d"),
         end=points[-1].when.strftime("%Y-%m-%d"),
         line=line,

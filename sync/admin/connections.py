@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import display_for_value
 from django.db.models import Count, Max
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from providers.registry import get_provider_class, provider_slugs
+from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.reporting import report_outcomes
 from sync.batch import sync_connection
@@ -98,7 +100,7 @@ def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
 
 class AccountInline(admin.TabularInline):
     model = Account
-    fields = ("name", "type", "subtype", "currency", "balance", "is_active", "holdings_synced_at")
+    fields = ("name", "type", "subtype", "balance_display", "is_active", "transactions_synced_at", "holdings_synced_at")
     readonly_fields = fields
     show_change_link = True
     extra = 0
@@ -109,6 +111,10 @@ class AccountInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Balance")
+    def balance_display(self, obj):
+        return f"{money(obj.balance)} {obj.currency}"
 
 
 @admin.register(Connection)
@@ -175,7 +181,10 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     @admin.display(description="Holdings synced at", ordering="last_holdings_sync")
     def holdings_synced_at(self, obj):
-        return getattr(obj, "last_holdings_sync", None) or "-"
+        value = getattr(obj, "last_holdings_sync", None)
+        if value is None:  # the change page's object is not annotated
+            value = obj.accounts.aggregate(last=Max("holdings_synced_at"))["last"]
+        return display_for_value(value, "-")
 
     @admin.display(description="Last error", ordering="last_error_at")
     def last_error_short(self, obj):

@@ -50,3 +50,10 @@ def viewer_client(viewer) -> Client:
 def live_connection(user):
     """Alice's demo connection on today's calendar: the admin syncs the default window ending today."""
     return ConnectionFactory(owner=user, name="Alice bank", config={})
+
+
+@pytest.fixture
+def superuser_client(db) -> Client:
+    client = Client()
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
