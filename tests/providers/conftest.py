@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from sync.connections import create_connection
+from tests.fakes.plaid import FakeItem, PlaidFake, security, transaction
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake
 
@@ -92,4 +93,52 @@ def simplefin_connection(user, simplefin_fake, simplefin_server):
         options={"access_url": simplefin_fake.access_url(simplefin_server.url)},
         actor=user,
         source="cli",
+    )
+
+
+PLAID_TOKEN = "access-sandbox-8c1f5e7a-alice"
+
+
+def build_plaid_item(fake: PlaidFake, token: str = PLAID_TOKEN) -> FakeItem:
+    """Checking, credit card and brokerage accounts; five transactions (one pending); three holdings."""
+    item = fake.add_item(token)
+    item.add_account("acc-chk", "Plaid Checking", current=110.0, available=100.0, mask="0000")
+    item.add_account("acc-cc", "Plaid Credit Card", type="credit", subtype="credit card", current=410.25, mask="3333")
+    item.add_account("acc-inv", "Plaid Brokerage", type="investment", subtype="brokerage", current=23631.98)
+    item.add(transaction("tx-1", "acc-chk", -2500.0, date(2026, 5, 1), "ACME Payroll", category="INCOME"))
+    item.add(transaction("tx-2", "acc-chk", 12.5, date(2026, 5, 3), "Blue Bottle", merchant_name="Blue Bottle"))
+    item.add(transaction("tx-3", "acc-cc", 89.4, date(2026, 5, 10), "Hardware Depot"))
+    item.add(transaction("tx-4", "acc-cc", 5.99, date(2026, 5, 12), "Streaming Co", category=None))
+    item.add(transaction("pend-5", "acc-chk", 23.07, date(2026, 6, 13), "Apple Store", pending=True))
+    cash = security("sec-cash", "U S Dollar", "CUR:USD", "cash", 1.0)
+    vti = security("sec-vti", "Vanguard Total Stock Market ETF", "VTI", "etf", 240.12, cusip="922908769")
+    option = security(
+        "sec-opt", "NFLX Jan 2027 Call", "NFLX270115C00600000", "derivative", 12.0, proxy_security_id="sec-nflx"
+    )
+    item.add_holding("acc-inv", cash, quantity=1200.5, price=1.0, cost_basis=1200.5)
+    item.add_holding("acc-inv", vti, quantity=92.25, price=240.12, cost_basis=18000.0)
+    item.add_holding("acc-inv", option, quantity=1.0, price=12.0)
+    return item
+
+
+@pytest.fixture
+def plaid_fake() -> PlaidFake:
+    fake = PlaidFake()
+    build_plaid_item(fake)
+    return fake
+
+
+@pytest.fixture
+def plaid_server(plaid_fake, _http_settings):
+    with LiveServer(plaid_fake) as server:
+        _http_settings.PLAID_BASE_URL = server.url
+        _http_settings.PLAID_CLIENT_ID = plaid_fake.client_id
+        _http_settings.PLAID_SECRET = plaid_fake.secret
+        yield server
+
+
+@pytest.fixture
+def plaid_connection(user, plaid_server):
+    return create_connection(
+        owner=user, provider="plaid", name="My Plaid", options={"access_token": PLAID_TOKEN}, actor=user, source="cli"
     )

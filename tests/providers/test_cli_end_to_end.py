@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.fakes.plaid import PlaidFake, plaid_error
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake
-from tests.providers.conftest import build_simplefin_bank
+from tests.providers.conftest import PLAID_TOKEN, build_plaid_item, build_simplefin_bank
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW = ["--start-date", "2026-05-01", "--end-date", "2026-06-15"]
@@ -54,10 +55,17 @@ class Site:
             return sorted(db.execute(sql).fetchall())
 
 
-def test_new_user_connects_and_syncs_simplefin(tmp_path):
+def test_new_user_connects_and_syncs_simplefin_and_plaid(tmp_path):
     fake = build_simplefin_bank(SimpleFINFake())
-    with LiveServer(fake) as server:
-        site = Site(tmp_path, {})
+    plaid = PlaidFake()
+    build_plaid_item(plaid)
+    with LiveServer(fake) as server, LiveServer(plaid) as plaid_server:
+        plaid_env = {
+            "PLAID_BASE_URL": plaid_server.url,
+            "PLAID_CLIENT_ID": plaid.client_id,
+            "PLAID_SECRET": plaid.secret,
+        }
+        site = Site(tmp_path, plaid_env)
         assert site.run("migrate", "--noinput", "-v", "0").returncode == 0
         site.env["DJANGO_SUPERUSER_PASSWORD"] = "correct horse battery staple"
         assert (
@@ -68,16 +76,21 @@ def test_new_user_connects_and_syncs_simplefin(tmp_path):
         connected = site.run("connect", "simplefin", "--user", "carol", "--setup-token", token)
         assert connected.returncode == 0, connected.stderr
 
+        plaid_connected = site.run("connect", "plaid", "--user", "carol", "--access-token", PLAID_TOKEN)
+        assert plaid_connected.returncode == 0, plaid_connected.stderr
+
         first = site.run("sync", "all", "--all-connections", *WINDOW)
         assert first.returncode == 0, first.stdout + first.stderr
-        assert "3 syncs: 3 ok, 0 failed" in first.stdout
+        assert "6 syncs: 6 ok, 0 failed" in first.stdout
         transactions = "SELECT provider_transaction_id, amount, is_removed FROM sync_transaction"
         data = site.rows(transactions)
-        assert len(data) == 7
+        assert len(data) == 7 + 5
+        assert len(site.rows("SELECT id FROM sync_holding")) == 2 + 3
 
         again = site.run("sync", "all", "--all-connections", "--force", *WINDOW)
         assert again.returncode == 0
-        assert "0 created, 0 updated, 7 unchanged, 0 removed" in again.stdout
+        assert "0 created, 0 updated, 7 unchanged, 0 removed" in again.stdout  # SimpleFIN window
+        assert "0 created, 0 updated, 0 unchanged, 0 removed" in again.stdout  # Plaid: nothing since the cursor
         assert site.rows(transactions) == data
 
         fake.fail_next(path="/accounts", status=429, headers={"Retry-After": "60"})
@@ -85,21 +98,27 @@ def test_new_user_connects_and_syncs_simplefin(tmp_path):
         assert limited.returncode == 1
         assert "failed (provider_rate_limited)" in limited.stdout and "60 seconds" in limited.stdout
 
+        plaid.fail_next(plaid_error("RATE_LIMIT_EXCEEDED", "TRANSACTIONS_SYNC_LIMIT", status=429))
+        limited = site.run("sync", "transactions", "--all-connections", "--force", *WINDOW)
+        assert limited.returncode == 1
+        assert limited.stdout.count("failed (provider_rate_limited)") == 1
+
         fake.fail_next(path="/accounts", body=b'{"errors": [], "accounts": [{"id": 1}]}')
         broken = site.run("sync", "transactions", "--all-connections", "--force", *WINDOW)
         assert broken.returncode == 1
         assert "failed (provider_bad_response): accounts[0].balance: missing" in broken.stdout
 
         fake.revoked = True
+        plaid.items[PLAID_TOKEN].login_required = True
         revoked = site.run("sync", "all", "--all-connections", "--force", *WINDOW)
         assert revoked.returncode == 1
-        assert "failed (reauth_required)" in revoked.stdout
+        assert revoked.stdout.count("failed (reauth_required)") == 2
         assert site.rows(transactions) == data
-        assert site.rows("SELECT status FROM sync_connection") == [("needs_reauth",)]
+        assert site.rows("SELECT status FROM sync_connection") == [("needs_reauth",), ("needs_reauth",)]
 
-        for output in (connected, first, again, limited, broken, revoked):
+        secrets = (fake.password, token, PLAID_TOKEN, plaid.secret)
+        for output in (connected, plaid_connected, first, again, limited, broken, revoked):
             for text in (output.stdout, output.stderr):
-                assert fake.password not in text
-                assert token not in text
+                assert not [s for s in secrets if s in text]
         events = site.rows("SELECT payload FROM sync_auditevent") + site.rows("SELECT message FROM sync_syncrun")
-        assert fake.password not in repr(events)
+        assert not [s for s in secrets if s in repr(events)]

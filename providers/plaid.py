@@ -1,0 +1,349 @@
+"""The `plaid` provider: Plaid's API (version 2020-09-14) with an Item's access token.
+
+`/accounts/get` for accounts, `/transactions/sync` by cursor for transactions
+(added and modified rows, removed ids, the next cursor; the whole pagination
+loop restarts from the starting cursor when Plaid reports a mutation during
+pagination), `/investments/holdings/get` joined to its securities for holdings.
+
+Plaid's amounts are positive for money out: they are negated here, so that a
+positive amount means money into the account as everywhere else in FinSync.
+The client id and secret come from settings (PLAID_CLIENT_ID, PLAID_SECRET,
+PLAID_BASE_URL), read at call time; the access token is the connection's
+encrypted credential. None of them appears in a message or a log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.conf import settings
+
+from providers import payload as p
+from providers.base import (
+    AccountData,
+    AccountsResult,
+    Capabilities,
+    ConnectionSetup,
+    CredentialField,
+    HoldingData,
+    HoldingsResult,
+    Provider,
+    RemovedTransaction,
+    TransactionData,
+    TransactionsResult,
+)
+from providers.errors import (
+    ProviderAuthError,
+    ProviderConfigError,
+    ProviderCredentialsInvalid,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderUnavailable,
+)
+from providers.http import HttpResponse, ProviderHTTP, max_pages, parse_json, parse_retry_after, raise_for_status
+from providers.registry import register
+
+logger = logging.getLogger("finsync.providers.plaid")
+
+NAME = "Plaid"
+API_VERSION = "2020-09-14"
+PAGE_SIZE = 500  # the most /transactions/sync returns per call
+MUTATION_RESTARTS = 3
+MUTATION = "TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION"
+# The Item's login no longer works: the user must go through Link's update mode.
+REAUTH_CODES = frozenset(
+    {
+        "ITEM_LOGIN_REQUIRED",
+        "INVALID_ACCESS_TOKEN",
+        "ITEM_NOT_FOUND",
+        "ITEM_LOCKED",
+        "ACCESS_NOT_GRANTED",
+        "USER_PERMISSION_REVOKED",
+        "INVALID_CREDENTIALS",
+        "INVALID_MFA",
+        "USER_SETUP_REQUIRED",
+        "PASSWORD_RESET_REQUIRED",
+        "PENDING_EXPIRATION",
+        "ITEM_NOT_SUPPORTED",
+    }
+)
+ACCOUNT_TYPES = {"brokerage": "investment"}
+NEGATIVE_BALANCE_TYPES = {"credit", "loan"}  # Plaid's `current` is what is owed
+
+
+class _MutationDuringPagination(Exception):
+    """Plaid's data changed between two pages: restart the loop from its first cursor."""
+
+
+class PlaidAPIError(ProviderError):
+    """A Plaid error body that maps to no more specific class (kept for its `error_code`)."""
+
+
+def _error(status: int, body: Any, headers: Mapping[str, str]) -> Exception | None:
+    """The exception for a PlaidError body; None when the body is not one."""
+    if not isinstance(body, dict) or not isinstance(body.get("error_code"), str):
+        return None
+    code = body["error_code"]
+    error_type = body.get("error_type") if isinstance(body.get("error_type"), str) else ""
+    shown = body.get("display_message") or body.get("error_message") or ""
+    detail = p.sanitize_message(shown) if isinstance(shown, str) else ""
+    label = f"{code}{': ' + detail if detail else ''}"
+    if code == MUTATION:
+        return _MutationDuringPagination()
+    if code in REAUTH_CODES:
+        return ProviderAuthError(f"Plaid needs the user to log in to the institution again ({label})")
+    if code == "INVALID_API_KEYS":
+        return ProviderCredentialsInvalid("Plaid refused FinSync's client id or secret (INVALID_API_KEYS)")
+    if status == 429 or error_type == "RATE_LIMIT_EXCEEDED" or code.endswith("_LIMIT"):
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        hint = f"; retry after {retry_after} seconds" if retry_after is not None else "; retry later"
+        return ProviderRateLimited(f"Plaid is rate limiting this Item ({code}){hint}", retry_after=retry_after)
+    if code == "PRODUCT_NOT_READY":
+        return ProviderUnavailable("Plaid has not finished preparing this data yet (PRODUCT_NOT_READY); retry later")
+    if error_type in ("INSTITUTION_ERROR", "API_ERROR") or status >= 500:
+        return ProviderUnavailable(f"Plaid or the institution is unavailable ({label}); retry later")
+    error = PlaidAPIError(f"Plaid refused the request ({label})")
+    error.plaid_code = code
+    return error
+
+
+@register
+class PlaidProvider(Provider):
+    """Banks and brokerages through Plaid, transactions by cursor, with holdings."""
+
+    slug = "plaid"
+    display_name = "Plaid"
+    capabilities = Capabilities(accounts=True, transactions=True, holdings=True, transactions_mode="cursor")
+    connect_fields = (CredentialField(name="access_token", help="Plaid access token of the Item"),)
+
+    def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        super().__init__(credentials=credentials, config=config)
+        self.http = ProviderHTTP(NAME)
+
+    def close(self) -> None:
+        self.http.close()
+
+    @classmethod
+    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
+        token = (options.get("access_token") or "").strip()
+        if not token or len(token) > 512 or any(c.isspace() for c in token):
+            raise ProviderConfigError("give the Plaid access token of the Item (--access-token)")
+        adapter = cls(credentials={"access_token": token}, config={})
+        try:
+            body = adapter._post("/accounts/get", {})
+        except ProviderAuthError:
+            raise ProviderConfigError("Plaid did not accept the access token; link the Item again") from None
+        finally:
+            adapter.close()
+        item = body.get("item") if isinstance(body.get("item"), dict) else {}
+        config = {
+            "item_id": item.get("item_id") or "",
+            "institution_id": item.get("institution_id") or "",
+            "institution_name": item.get("institution_name") or "",
+        }
+        return ConnectionSetup(credentials={"access_token": token}, config=config)
+
+    # --- requests ----------------------------------------------------------------
+
+    def _post(self, path: str, body: dict) -> dict:
+        client_id, secret = settings.PLAID_CLIENT_ID, settings.PLAID_SECRET
+        if not client_id or not secret:
+            raise ProviderCredentialsInvalid("PLAID_CLIENT_ID and PLAID_SECRET are not configured")
+        token = self.credentials.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ProviderCredentialsInvalid("the Plaid connection has no access token; reconnect it")
+        # Every endpoint used here only reads, so a retry after a 5xx is safe.
+        response: HttpResponse = self.http.request(
+            "POST",
+            settings.PLAID_BASE_URL.rstrip("/") + path,
+            idempotent=True,
+            json_body={**body, "access_token": token},
+            headers={"PLAID-CLIENT-ID": client_id, "PLAID-SECRET": secret, "Plaid-Version": API_VERSION},
+            what="PLAID_BASE_URL",
+        )
+        if response.ok:
+            return p.as_object(parse_json(response, f"Plaid {path}"), "response")
+        try:
+            error_body = parse_json(response, f"Plaid {path}")
+        except ProviderError:
+            error_body = None
+        error = _error(response.status, error_body, response.headers)
+        if error is None:
+            raise_for_status(response, NAME)
+        logger.info("Plaid %s answered HTTP %s (%s)", path, response.status, type(error).__name__)
+        raise error
+
+    # --- mapping -----------------------------------------------------------------
+
+    @staticmethod
+    def _currency(raw: dict, path: str) -> str:
+        code = raw.get("iso_currency_code") or raw.get("unofficial_currency_code")
+        return p.currency_code(p.as_str(code, f"{path}.iso_currency_code", nullable=True)) if code else "USD"
+
+    def _account(self, raw: dict, path: str) -> AccountData:
+        account_id = p.as_id(p.field(raw, "account_id", path), f"{path}.account_id")
+        balances = p.as_object(p.field(raw, "balances", path), f"{path}.balances")
+        kind = p.as_str(p.field(raw, "type", path), f"{path}.type")
+        current = p.as_decimal(balances.get("current"), f"{path}.balances.current", nullable=True)
+        available = p.as_decimal(balances.get("available"), f"{path}.balances.available", nullable=True)
+        if kind in NEGATIVE_BALANCE_TYPES and current is not None:
+            current = -current
+        return AccountData(
+            provider_account_id=account_id,
+            name=p.as_str(p.field(raw, "name", path), f"{path}.name") or (raw.get("official_name") or ""),
+            type=ACCOUNT_TYPES.get(kind, kind),
+            subtype=p.as_str(raw.get("subtype"), f"{path}.subtype", nullable=True),
+            mask=p.as_str(raw.get("mask"), f"{path}.mask", nullable=True)[-4:],
+            currency=self._currency(balances, f"{path}.balances"),
+            balance=current,
+            available_balance=available,
+            balance_date=p.as_datetime(
+                balances.get("last_updated_datetime"), f"{path}.balances.last_updated_datetime", nullable=True
+            ),
+        )
+
+    def _transaction(self, raw: dict, path: str) -> TransactionData:
+        amount = p.as_decimal(p.field(raw, "amount", path), f"{path}.amount")
+        category = raw.get("personal_finance_category")
+        primary = category.get("primary") if isinstance(category, dict) else None
+        if not isinstance(primary, str):
+            legacy = raw.get("category")
+            primary = " > ".join(c for c in legacy if isinstance(c, str)) if isinstance(legacy, list) else ""
+        when = raw.get("datetime") or raw.get("authorized_datetime")
+        return TransactionData(
+            provider_transaction_id=p.as_id(p.field(raw, "transaction_id", path), f"{path}.transaction_id"),
+            provider_account_id=p.as_id(p.field(raw, "account_id", path), f"{path}.account_id"),
+            posted_date=p.as_date(p.field(raw, "date", path), f"{path}.date"),
+            amount=-amount,
+            currency=self._currency(raw, path),
+            description=p.as_str(raw.get("name"), f"{path}.name", nullable=True)
+            or p.as_str(raw.get("original_description"), f"{path}.original_description", nullable=True),
+            payee=p.as_str(raw.get("merchant_name"), f"{path}.merchant_name", nullable=True),
+            category=primary,
+            pending=p.as_bool(p.field(raw, "pending", path), f"{path}.pending"),
+            transacted_at=p.as_datetime(when, f"{path}.datetime", nullable=True),
+            pending_transaction_id=p.as_str(
+                raw.get("pending_transaction_id"), f"{path}.pending_transaction_id", nullable=True
+            ),
+        )
+
+    # --- the protocol ------------------------------------------------------------
+
+    def fetch_accounts(self) -> AccountsResult:
+        body = self._post("/accounts/get", {})
+        raw = p.as_list(p.field(body, "accounts", "response"), "accounts")
+        return AccountsResult(
+            accounts=[self._account(p.as_object(a, f"accounts[{i}]"), f"accounts[{i}]") for i, a in enumerate(raw)]
+        )
+
+    def fetch_transactions(self, *, start=None, end=None, account_ids=None, cursor=None) -> TransactionsResult:
+        first_cursor = cursor or ""
+        for _ in range(MUTATION_RESTARTS):
+            try:
+                return self._sync_from(first_cursor)
+            except _MutationDuringPagination:
+                logger.info("Plaid data changed during pagination; restarting from the first cursor")
+        raise ProviderUnavailable(
+            f"Plaid's transactions kept changing during pagination ({MUTATION_RESTARTS} tries); retry later"
+        )
+
+    def _sync_from(self, first_cursor: str) -> TransactionsResult:
+        changed: dict[str, TransactionData] = {}
+        removed: dict[str, RemovedTransaction] = {}
+        accounts: dict[str, AccountData] = {}
+        cursor = first_cursor
+        for page in range(max_pages()):
+            request = {"count": PAGE_SIZE}
+            if cursor:
+                request["cursor"] = cursor
+            body = self._post("/transactions/sync", request)
+            where = f"page {page + 1}"
+            for i, raw in enumerate(p.as_list(p.field(body, "accounts", where), f"{where}.accounts")):
+                account = self._account(p.as_object(raw, f"{where}.accounts[{i}]"), f"{where}.accounts[{i}]")
+                accounts[account.provider_account_id] = account
+            for key in ("added", "modified"):
+                for i, raw in enumerate(p.as_list(p.field(body, key, where), f"{where}.{key}")):
+                    path = f"{where}.{key}[{i}]"
+                    data = self._transaction(p.as_object(raw, path), path)
+                    removed.pop(data.provider_transaction_id, None)
+                    changed[data.provider_transaction_id] = data
+            for i, raw in enumerate(p.as_list(p.field(body, "removed", where), f"{where}.removed")):
+                path = f"{where}.removed[{i}]"
+                item = p.as_object(raw, path)
+                transaction_id = p.as_id(p.field(item, "transaction_id", path), f"{path}.transaction_id")
+                known = changed.pop(transaction_id, None)
+                account_id = item.get("account_id") or (known.provider_account_id if known else None)
+                if account_id is None:
+                    raise p.bad(f"{path}.account_id", "missing")
+                removed[transaction_id] = RemovedTransaction(
+                    provider_account_id=p.as_id(account_id, f"{path}.account_id"),
+                    provider_transaction_id=transaction_id,
+                )
+            cursor = p.as_str(p.field(body, "next_cursor", where), f"{where}.next_cursor", nullable=True)
+            if not p.as_bool(p.field(body, "has_more", where), f"{where}.has_more"):
+                break
+        else:
+            raise ProviderUnavailable(f"Plaid had more than {max_pages()} pages of changes; sync again to continue")
+        return TransactionsResult(
+            transactions=list(changed.values()),
+            removed=list(removed.values()),
+            accounts_covered=list(accounts),
+            accounts=list(accounts.values()),
+            # "" means Plaid has nothing yet: keep the stored cursor.
+            next_cursor=cursor or None,
+        )
+
+    def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
+        try:
+            body = self._post("/investments/holdings/get", {"options": {"account_ids": [account_id]}})
+        except PlaidAPIError as error:
+            if getattr(error, "plaid_code", "") == "NO_INVESTMENT_ACCOUNTS":
+                return HoldingsResult(holdings=[])
+            raise
+        securities = {}
+        for i, raw in enumerate(p.as_list(p.field(body, "securities", "response"), "securities")):
+            security = p.as_object(raw, f"securities[{i}]")
+            securities[
+                p.as_id(p.field(security, "security_id", f"securities[{i}]"), f"securities[{i}].security_id")
+            ] = security
+        account = None
+        for i, raw in enumerate(p.as_list(p.field(body, "accounts", "response"), "accounts")):
+            mapped = self._account(p.as_object(raw, f"accounts[{i}]"), f"accounts[{i}]")
+            if mapped.provider_account_id == account_id:
+                account = mapped
+        holdings = []
+        for i, raw in enumerate(p.as_list(p.field(body, "holdings", "response"), "holdings")):
+            path = f"holdings[{i}]"
+            holding = p.as_object(raw, path)
+            if p.as_id(p.field(holding, "account_id", path), f"{path}.account_id") != account_id:
+                continue
+            security_id = p.as_id(p.field(holding, "security_id", path), f"{path}.security_id")
+            security = securities.get(security_id)
+            if security is None:
+                raise p.bad(f"{path}.security_id", "no such security in the response")
+            holdings.append(self._holding(holding, security, path, account_id))
+        return HoldingsResult(holdings=holdings, account=account)
+
+    def _holding(self, raw: dict, security: dict, path: str, account_id: str) -> HoldingData:
+        as_of = p.as_datetime(
+            raw.get("institution_price_datetime"), f"{path}.institution_price_datetime", nullable=True
+        )
+        if as_of is None:
+            day = p.as_date(raw.get("institution_price_as_of"), f"{path}.institution_price_as_of", nullable=True)
+            as_of = datetime.combine(day, time.min, tzinfo=UTC) if day else None
+        return HoldingData(
+            provider_holding_id=f"{account_id}:{security['security_id']}",
+            provider_account_id=account_id,
+            symbol=p.as_str(security.get("ticker_symbol"), "security.ticker_symbol", nullable=True),
+            name=p.as_str(security.get("name"), "security.name", nullable=True),
+            asset_type=p.as_str(security.get("type"), "security.type", nullable=True),
+            quantity=p.as_decimal(p.field(raw, "quantity", path), f"{path}.quantity"),
+            price=p.as_decimal(p.field(raw, "institution_price", path), f"{path}.institution_price"),
+            cost_basis=p.as_decimal(raw.get("cost_basis"), f"{path}.cost_basis", nullable=True),
+            market_value=p.as_decimal(p.field(raw, "institution_value", path), f"{path}.institution_value"),
+            currency=self._currency(raw, path),
+            as_of=as_of,
+        )

@@ -1,0 +1,335 @@
+"""Plaid adapter driven through the real handlers, connect service and CLI, over loopback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email.utils import format_datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from sync.batch import sync_connection
+from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
+from sync.errors import (
+    CredentialsInvalid,
+    ProviderBadResponse,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    ReauthRequired,
+    ValidationError,
+)
+from sync.handlers import sync_accounts, sync_holdings, sync_transactions
+from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
+from tests.fakes.plaid import MUTATION, plaid_error, transaction
+from tests.providers import plaid_schema
+from tests.providers.conftest import PLAID_TOKEN
+from tests.providers.helpers import assert_no_secrets, data_snapshot, last_run
+
+
+def _sync_all(connection, user):
+    return sync_connection(connection_id=connection.pk, user_id=user.pk, force=True, source="cli")
+
+
+def _sync_transactions(connection, user):
+    return sync_transactions(SyncTransactions(connection_id=connection.pk, user_id=user.pk, force=True), source="api")
+
+
+def _secrets(fake):
+    return [PLAID_TOKEN, fake.secret]
+
+
+# --- connect -----------------------------------------------------------------------
+
+
+def test_cli_connect_and_sync_all(user, plaid_fake, plaid_server, capsys):
+    call_command("connect", "plaid", "--user", "alice", "--access-token", PLAID_TOKEN)
+    connection = Connection.objects.get(pk=capsys.readouterr().out.strip())
+    assert connection.config == {
+        "item_id": "item-1",
+        "institution_id": "ins_109508",
+        "institution_name": "First Platypus Bank",
+    }
+    call_command("sync", "all", "--connection", str(connection.pk))
+    out = capsys.readouterr().out
+    assert "3 syncs: 3 ok, 0 failed" in out
+    assert Transaction.objects.count() == 5 and Holding.objects.count() == 3
+
+    with pytest.raises(CommandError) as excinfo:
+        call_command("connect", "plaid", "--user", "alice", "--access-token", "access-sandbox-unknown")
+    assert "did not accept the access token" in str(excinfo.value)
+    assert "access-sandbox-unknown" not in str(excinfo.value)
+    headers = plaid_fake.requests[0].headers
+    assert (headers["Plaid-Client-Id"], headers["Plaid-Version"]) == (plaid_fake.client_id, "2020-09-14")
+
+
+# --- syncing -----------------------------------------------------------------------
+
+
+def test_first_sync_and_unchanged_resync(plaid_connection, user, plaid_fake):
+    outcomes = _sync_all(plaid_connection, user)
+    assert [(o.command, o.failed) for o in outcomes] == [
+        ("accounts", False),
+        ("transactions", False),
+        ("holdings", False),
+    ]
+    accounts = {a.provider_account_id: a for a in Account.objects.all()}
+    assert (accounts["acc-chk"].balance, accounts["acc-chk"].available_balance) == (Decimal(110), Decimal(100))
+    assert accounts["acc-cc"].balance == Decimal("-410.25")  # what is owed, as a negative balance
+    assert (accounts["acc-inv"].type, accounts["acc-cc"].mask) == ("investment", "3333")
+
+    payroll = Transaction.objects.get(provider_transaction_id="tx-1")
+    assert (payroll.amount, payroll.posted_date, payroll.provider_category) == (
+        Decimal(2500),
+        date(2026, 5, 1),
+        "INCOME",
+    )
+    coffee = Transaction.objects.get(provider_transaction_id="tx-2")
+    assert (coffee.amount, coffee.payee) == (Decimal("-12.50"), "Blue Bottle")
+    assert Transaction.objects.get(provider_transaction_id="pend-5").status == "pending"
+    cursor = Connection.objects.get(pk=plaid_connection.pk).cursor
+    assert cursor
+
+    vti = Holding.objects.get(provider_holding_id="acc-inv:sec-vti")
+    assert (vti.symbol, vti.quantity, vti.price, vti.asset_type) == ("VTI", Decimal("92.25"), Decimal("240.12"), "etf")
+    assert Holding.objects.get(provider_holding_id="acc-inv:sec-cash").symbol == "CUR:USD"
+    assert Holding.objects.get(provider_holding_id="acc-inv:sec-opt").cost_basis is None
+
+    before = data_snapshot()
+    again = _sync_all(plaid_connection, user)
+    assert [(o.result.created, o.result.updated) for o in again] == [(0, 0), (0, 0), (0, 0)]
+    assert plaid_fake.sync_requests()[-1]["cursor"] == cursor
+    assert data_snapshot()["transactions"] == before["transactions"]
+
+
+def test_modified_and_removed(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    item = plaid_fake.items[PLAID_TOKEN]
+    item.modify(transaction("tx-2", "acc-chk", 13.75, date(2026, 5, 3), "Blue Bottle Coffee"))
+    item.remove("tx-4", "acc-cc")
+    result = _sync_transactions(plaid_connection, user)
+    assert (result.created, result.updated, result.removed) == (0, 1, 1)
+    assert Transaction.objects.get(provider_transaction_id="tx-2").amount == Decimal("-13.75")
+    assert Transaction.objects.get(provider_transaction_id="tx-4").is_removed
+
+
+@pytest.mark.parametrize("split_pages", [False, True])
+def test_pending_to_posted_moves_user_edits(plaid_connection, user, plaid_fake, split_pages):
+    _sync_all(plaid_connection, user)
+    Transaction.objects.filter(provider_transaction_id="pend-5").update(category="gadgets", notes="birthday")
+    item = plaid_fake.items[PLAID_TOKEN]
+    item.remove("pend-5", "acc-chk")
+    item.add(transaction("tx-6", "acc-chk", 25.07, date(2026, 6, 15), "Apple Store", pending_transaction_id="pend-5"))
+    if split_pages:
+        plaid_fake.page_size = 1  # the removal and the posted row arrive on different pages
+    result = _sync_transactions(plaid_connection, user)
+    posted = Transaction.objects.get(provider_transaction_id="tx-6")
+    pending = Transaction.objects.get(provider_transaction_id="pend-5")
+    assert posted.replaces_id == pending.pk
+    assert (posted.category, posted.notes, posted.amount) == ("gadgets", "birthday", Decimal("-25.07"))
+    assert pending.is_removed
+    assert (result.created, result.removed) == (1, 1)
+
+
+def test_cursor_restart_on_mutation_during_pagination(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    start_cursor = Connection.objects.get(pk=plaid_connection.pk).cursor
+    item = plaid_fake.items[PLAID_TOKEN]
+    for n in range(7, 12):
+        item.add(transaction(f"tx-{n}", "acc-chk", n, date(2026, 6, 1), f"Shop {n}"))
+    plaid_fake.page_size = 2
+    item.pending_mutation = [("added", transaction("tx-late", "acc-cc", 1.5, date(2026, 6, 2), "Late"))]
+    requests_before = len(plaid_fake.sync_requests())
+
+    result = _sync_transactions(plaid_connection, user)
+    assert result.created == 6
+    cursors = [r.get("cursor") for r in plaid_fake.sync_requests()[requests_before:]]
+    # page 1, page 2 answers MUTATION, then the whole loop again from the starting cursor.
+    assert cursors[0] == start_cursor and cursors[2] == start_cursor
+    assert len(cursors) == 2 + 3
+    assert all(r["count"] == 500 for r in plaid_fake.sync_requests())
+    assert Transaction.objects.filter(provider_transaction_id="tx-late").exists()
+    mutation_errors = [b for path, status, b in plaid_fake.responses if b.get("error_code") == MUTATION]
+    assert len(mutation_errors) == 1
+
+
+def test_mutation_that_never_settles_fails_cleanly(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    before = data_snapshot()
+    plaid_fake.items[PLAID_TOKEN].add(transaction("tx-9", "acc-chk", 1, date(2026, 6, 1), "X"))
+    plaid_fake.fail_next(plaid_error("TRANSACTIONS_ERROR", MUTATION), path="/transactions/sync", times=3)
+    with pytest.raises(ProviderUnavailable, match="kept changing"):
+        _sync_transactions(plaid_connection, user)
+    _assert_failed_cleanly(before, "provider_unavailable")
+
+
+def test_many_pages(plaid_connection, user, plaid_fake):
+    item = plaid_fake.items[PLAID_TOKEN]
+    for n in range(1200):
+        item.add(transaction(f"bulk-{n}", "acc-cc", "1.01", date(2026, 4, 1) + timedelta(days=n % 60), "Bulk"))
+    result = _sync_transactions(plaid_connection, user)
+    assert result.created == 1205
+    assert len(plaid_fake.sync_requests()) == 3  # 500 + 500 + 205
+
+
+def test_no_investment_accounts_is_an_empty_snapshot(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    item = plaid_fake.items[PLAID_TOKEN]
+    item.accounts = [a for a in item.accounts if a["type"] != "investment"]
+    brokerage = Account.objects.get(provider_account_id="acc-inv")
+    result = sync_holdings(SyncHoldings(account_id=brokerage.pk, user_id=user.pk, force=True), source="api")
+    assert result.status == "succeeded" and result.created == 0
+    assert plaid_fake.responses[-1][2]["error_code"] == "NO_INVESTMENT_ACCOUNTS"
+
+
+# --- failures ------------------------------------------------------------------------
+
+
+def _assert_failed_cleanly(before, code, kind="transactions"):
+    assert data_snapshot() == before
+    run = last_run(kind)
+    assert (run.status, run.reason_code) == ("failed", code)
+    assert AuditEvent.objects.get(event=f"sync.{kind}.failed", sync_run=run).payload["reason"] == code
+    return run
+
+
+RETRY_DATE = "retry-date"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "message"),
+    [
+        (plaid_error("ITEM_ERROR", "ITEM_LOGIN_REQUIRED"), ReauthRequired, "log in to the institution again"),
+        (plaid_error("INVALID_INPUT", "INVALID_ACCESS_TOKEN"), ReauthRequired, "INVALID_ACCESS_TOKEN"),
+        (plaid_error("RATE_LIMIT_EXCEEDED", "TRANSACTIONS_SYNC_LIMIT", status=429), ProviderRateLimited, "retry later"),
+        (plaid_error("ITEM_ERROR", "PRODUCT_NOT_READY"), ProviderUnavailable, "not finished preparing"),
+        (plaid_error("INSTITUTION_ERROR", "INSTITUTION_DOWN"), ProviderUnavailable, "INSTITUTION_DOWN"),
+        (plaid_error("API_ERROR", "INTERNAL_SERVER_ERROR", status=500), ProviderUnavailable, "unavailable"),
+        (plaid_error("INVALID_INPUT", "INVALID_API_KEYS"), CredentialsInvalid, "client id or secret"),
+        (plaid_error("INVALID_REQUEST", "UNKNOWN_FIELDS"), ProviderUnavailable, "UNKNOWN_FIELDS"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None) if isinstance(v, type) else None,
+)
+def test_error_codes(plaid_connection, user, plaid_fake, caplog, fault, error, message):
+    caplog.set_level(logging.DEBUG)
+    _sync_all(plaid_connection, user)
+    before = data_snapshot()
+    plaid_fake.items[PLAID_TOKEN].add(transaction("tx-new", "acc-chk", 3, date(2026, 6, 14), "New"))
+    fault.path, fault.times = "/transactions/sync", 3
+    plaid_fake.fail_next(fault)
+    with pytest.raises(error) as excinfo:
+        _sync_transactions(plaid_connection, user)
+    assert message in excinfo.value.message
+    run = _assert_failed_cleanly(before, error.code)
+    connection = Connection.objects.get(pk=plaid_connection.pk)
+    assert connection.status == ("needs_reauth" if error is ReauthRequired else "active")
+    assert run.message == excinfo.value.message
+    assert_no_secrets(_secrets(plaid_fake), caplog=caplog, extra_texts=[str(excinfo.value)])
+
+
+def test_item_login_required_from_the_item_state(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    plaid_fake.items[PLAID_TOKEN].login_required = True
+    outcomes = _sync_all(plaid_connection, user)
+    assert [o.error.code for o in outcomes] == ["reauth_required"]  # the rest of the connection is skipped
+    assert Connection.objects.get(pk=plaid_connection.pk).status == "needs_reauth"
+    assert AuditEvent.objects.filter(event="connection.status_changed").count() == 1
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_rate_limit_retry_after(plaid_connection, user, plaid_fake, form):
+    before = data_snapshot()
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    fault = plaid_error("RATE_LIMIT_EXCEEDED", "ACCOUNTS_LIMIT", status=429)
+    fault.headers["Retry-After"] = "40" if form == "seconds" else when
+    plaid_fake.fail_next(fault, path="/accounts/get")
+    with pytest.raises(ProviderRateLimited) as excinfo:
+        sync_accounts(SyncAccounts(connection_id=plaid_connection.pk, user_id=user.pk), source="cli")
+    assert 37 <= excinfo.value.retry_after <= 40
+    run = _assert_failed_cleanly(before, "provider_rate_limited", kind="accounts")
+    assert AuditEvent.objects.get(sync_run=run, event="sync.accounts.failed").payload["retry_after"] >= 37
+
+
+def test_500_then_success(plaid_connection, user, plaid_fake):
+    plaid_fake.fail_next(plaid_error("API_ERROR", "INTERNAL_SERVER_ERROR", status=500), path="/transactions/sync")
+    assert _sync_transactions(plaid_connection, user).created == 5
+    assert len(plaid_fake.sync_requests()) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"accounts": [], "added": [{"transaction_id": "x"}]', "not valid JSON"),
+        (
+            b'{"accounts": [], "modified": [], "removed": [], "next_cursor": "c", "has_more": false}',
+            "page 1.added: missing",
+        ),
+        (
+            b'{"accounts": [], "added": [{"transaction_id": "x", "account_id": "acc-chk", "amount": "ten",'
+            b' "date": "2026-06-01", "pending": false}], "modified": [], "removed": [], "next_cursor": "c",'
+            b' "has_more": false}',
+            "page 1.added[0].amount: not a number",
+        ),
+        (
+            b'{"accounts": [], "added": [{"transaction_id": "x", "account_id": "acc-chk", "amount": 1,'
+            b' "date": "June", "pending": false}], "modified": [], "removed": [], "next_cursor": "c",'
+            b' "has_more": false}',
+            "page 1.added[0].date: not a date",
+        ),
+    ],
+)
+def test_broken_payload(plaid_connection, user, plaid_fake, body, field):
+    _sync_all(plaid_connection, user)
+    before = data_snapshot()
+    plaid_fake.fail_next(path="/transactions/sync", status=200, body=body)
+    with pytest.raises(ProviderBadResponse) as excinfo:
+        _sync_transactions(plaid_connection, user)
+    assert field in excinfo.value.message
+    _assert_failed_cleanly(before, "provider_bad_response")
+
+
+def test_timeout_and_truncated_body(plaid_connection, user, plaid_fake, settings):
+    _sync_all(plaid_connection, user)
+    before = data_snapshot()
+    settings.FINSYNC_HTTP_READ_TIMEOUT = 0.2
+    plaid_fake.fail_next(path="/transactions/sync", sleep=0.5, times=3)
+    with pytest.raises(ProviderUnavailable, match="timed out"):
+        _sync_transactions(plaid_connection, user)
+    _assert_failed_cleanly(before, "provider_unavailable")
+    plaid_fake.fail_next(path="/transactions/sync", truncate_to=30, times=3)
+    with pytest.raises(ProviderUnavailable, match="cut short"):
+        _sync_transactions(plaid_connection, user)
+    _assert_failed_cleanly(before, "provider_unavailable")
+
+
+def test_settings_are_required_and_https_enforced(plaid_connection, user, settings, plaid_fake):
+    settings.PLAID_SECRET = ""
+    with pytest.raises(CredentialsInvalid, match="PLAID_CLIENT_ID and PLAID_SECRET"):
+        _sync_transactions(plaid_connection, user)
+    settings.PLAID_SECRET = plaid_fake.secret
+    settings.FINSYNC_ALLOW_HTTP_PROVIDERS = False
+    with pytest.raises(ValidationError, match="PLAID_BASE_URL must use https"):
+        _sync_transactions(plaid_connection, user)
+    assert SyncRun.objects.filter(status="failed").count() == 2
+
+
+# --- the fake speaks Plaid's schema ----------------------------------------------------
+
+
+@pytest.mark.skipif(not plaid_schema.available(), reason="the Plaid OpenAPI reference is not present")
+def test_fake_responses_validate_against_the_openapi_schema(plaid_connection, user, plaid_fake):
+    item = plaid_fake.items[PLAID_TOKEN]
+    item.remove("pend-5", "acc-chk")
+    item.modify(transaction("tx-2", "acc-chk", 13.75, date(2026, 5, 3), "Blue Bottle", category=None))
+    _sync_all(plaid_connection, user)
+    plaid_fake.items[PLAID_TOKEN].login_required = True
+    _sync_all(plaid_connection, user)
+    seen = set()
+    for path, status, body in plaid_fake.responses:
+        component = plaid_schema.RESPONSE_SCHEMAS[path] if status == 200 else "PlaidError"
+        assert plaid_schema.errors(body, component) == [], (path, status)
+        seen.add(component)
+    assert seen == {*plaid_schema.RESPONSE_SCHEMAS.values(), "PlaidError"}
+    broken = {**plaid_fake.responses[0][2], "accounts": [{"account_id": None}]}
+    assert plaid_schema.errors(broken, "AccountsGetResponse")  # the check does bite
