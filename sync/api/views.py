@@ -96,13 +96,19 @@ class ConnectionViewSet(
     queryset = Connection.objects.none()
     selector = staticmethod(selectors.connections_for)
 
+    def get_serializer_class(self):
+        # The browsable API's form follows the action's input.
+        if self.action == "create":
+            return serializers.ConnectionCreateSerializer
+        return super().get_serializer_class()
+
     def get_throttles(self):
         if self.action in ("sync_accounts", "sync_transactions"):
             return [SyncRateThrottle()]
         return super().get_throttles()
 
     def create(self, request, *args, **kwargs):
-        data = serializers.ConnectionCreateSerializer(data=request.data)
+        data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             connection = create_connection(
@@ -128,9 +134,11 @@ class ConnectionViewSet(
         request=serializers.SyncAccountsSerializer,
         responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
     )
-    @action(detail=True, methods=["post"], url_path="sync-accounts")
+    @action(
+        detail=True, methods=["post"], url_path="sync-accounts", serializer_class=serializers.SyncAccountsSerializer
+    )
     def sync_accounts(self, request, pk=None):
-        body = serializers.SyncAccountsSerializer(data=request.data)
+        body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         command = SyncAccounts(
             connection_id=_uuid_or_404(pk), user_id=request.user.pk, force=body.validated_data["force"]
@@ -142,9 +150,14 @@ class ConnectionViewSet(
         request=serializers.SyncTransactionsSerializer,
         responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
     )
-    @action(detail=True, methods=["post"], url_path="sync-transactions")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="sync-transactions",
+        serializer_class=serializers.SyncTransactionsSerializer,
+    )
     def sync_transactions(self, request, pk=None):
-        body = serializers.SyncTransactionsSerializer(data=request.data)
+        body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         command = SyncTransactions(
             connection_id=_uuid_or_404(pk),
@@ -180,9 +193,15 @@ class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
         request=serializers.SyncHoldingsSerializer,
         responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
     )
-    @action(detail=True, methods=["post"], url_path="sync-holdings", filterset_class=None)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="sync-holdings",
+        serializer_class=serializers.SyncHoldingsSerializer,
+        filterset_class=None,
+    )
     def sync_holdings(self, request, pk=None):
-        body = serializers.SyncHoldingsSerializer(data=request.data)
+        body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         command = SyncHoldings(account_id=_uuid_or_404(pk), user_id=request.user.pk, force=body.validated_data["force"])
         return Response(sync_holdings(command, source=Source.API).as_dict())

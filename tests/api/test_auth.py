@@ -117,3 +117,13 @@ def test_throttle_rate_is_read_per_request(settings, alice, demo_connection):
     assert alice.post(url, {}, format="json").status_code == 429
     settings.FINSYNC_SYNC_THROTTLE_RATE = "10/hour"
     assert alice.post(url, {}, format="json").status_code == 200
+
+
+def test_browsable_api_offers_the_sync_form(user, demo_connection):
+    client = APIClient()
+    client.force_login(user)
+    response = client.get(f"/api/connections/{demo_connection.pk}/sync-transactions/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 405
+    html = response.content.decode()
+    assert "start_date" in html
+    assert "account_id" in html
