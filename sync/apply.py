@@ -25,7 +25,7 @@ from sync.models import Account, BalanceSnapshot, Connection, Holding, Transacti
 from sync.results import Counts
 
 BATCH_SIZE = 1000
-ID_CHUNK = 500  # ids per `IN (...)` lookup; well under SQLite's variable limit
+ID_CHUNK = 2000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
 PENDING_MATCH_DAYS = 7  # a vanished pending row matches a posted one this close in date
 MONEY_STEP = Decimal("0.0001")
 QUANTITY_STEP = Decimal("0.00000001")

@@ -8,6 +8,7 @@ suite's flush between transactional tests; a retention job if one is written).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from contextlib import contextmanager
 
@@ -35,5 +36,11 @@ def allow_purge_everywhere(allowed: bool) -> None:
 
 
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
-    if connection.vendor == "sqlite":
-        connection.connection.create_function("finsync_audit_purge_allowed", 0, _purge_allowed)
+    """Per SQLite connection: the audit guard's function, and the real variable limit."""
+    if connection.vendor != "sqlite":
+        return
+    connection.connection.create_function("finsync_audit_purge_allowed", 0, _purge_allowed)
+    # Django assumes SQLite's pre-3.32 limit of 999 variables per statement,
+    # which cuts bulk writes into ~60-row statements; 3.32+ allows 32766.
+    if sqlite3.sqlite_version_info >= (3, 32, 0):
+        connection.features.max_query_params = 32766
