@@ -78,8 +78,12 @@ class _MutationDuringPagination(Exception):
     """Plaid's data changed between two pages: restart the loop from its first cursor."""
 
 
-class PlaidAPIError(ProviderError):
-    """A Plaid error body that maps to no more specific class (kept for its `error_code`)."""
+class PlaidAPIError(ProviderUnavailable):
+    """A Plaid error that maps to no more specific class; `plaid_code` is Plaid's `error_code`."""
+
+    def __init__(self, message: str, *, plaid_code: str) -> None:
+        super().__init__(message)
+        self.plaid_code = plaid_code
 
 
 def _error(status: int, body: Any, headers: Mapping[str, str]) -> Exception | None:
@@ -105,9 +109,7 @@ def _error(status: int, body: Any, headers: Mapping[str, str]) -> Exception | No
         return ProviderUnavailable("Plaid has not finished preparing this data yet (PRODUCT_NOT_READY); retry later")
     if error_type in ("INSTITUTION_ERROR", "API_ERROR") or status >= 500:
         return ProviderUnavailable(f"Plaid or the institution is unavailable ({label}); retry later")
-    error = PlaidAPIError(f"Plaid refused the request ({label})")
-    error.plaid_code = code
-    return error
+    return PlaidAPIError(f"Plaid refused the request ({label})", plaid_code=code)
 
 
 @register
@@ -300,7 +302,7 @@ class PlaidProvider(Provider):
         try:
             body = self._post("/investments/holdings/get", {"options": {"account_ids": [account_id]}})
         except PlaidAPIError as error:
-            if getattr(error, "plaid_code", "") == "NO_INVESTMENT_ACCOUNTS":
+            if error.plaid_code == "NO_INVESTMENT_ACCOUNTS":
                 return HoldingsResult(holdings=[])
             raise
         securities = {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email.utils import format_datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -260,20 +261,20 @@ def _assert_failed_cleanly(before, code, *, kind="transactions"):
 
 
 @pytest.mark.parametrize(
-    ("fault", "error", "code"),
+    ("fault", "error"),
     [
-        ({"status": 403}, ReauthRequired, "reauth_required"),
-        ({"status": 401}, ReauthRequired, "reauth_required"),
-        ({"status": 402}, ProviderUnavailable, "provider_unavailable"),
-        ({"status": 400, "body": b'{"errors": ["bad request"], "accounts": []}'}, ProviderUnavailable, None),
-        ({"status": 500, "times": 3}, ProviderUnavailable, "provider_unavailable"),
-        ({"body": b'{"errors": [], "accounts": [{"id": "chk-001"'}, ProviderBadResponse, None),
-        ({"truncate_to": 40, "times": 3}, ProviderUnavailable, None),
-        ({"body": b"<html>maintenance</html>"}, ProviderBadResponse, None),
+        ({"status": 403}, ReauthRequired),
+        ({"status": 401}, ReauthRequired),
+        ({"status": 402}, ProviderUnavailable),
+        ({"status": 400, "body": b'{"errors": ["bad request"], "accounts": []}'}, ProviderUnavailable),
+        ({"status": 500, "times": 3}, ProviderUnavailable),
+        ({"body": b'{"errors": [], "accounts": [{"id": "chk-001"'}, ProviderBadResponse),
+        ({"truncate_to": 40, "times": 3}, ProviderUnavailable),
+        ({"body": b"<html>maintenance</html>"}, ProviderBadResponse),
     ],
     ids=["403", "401", "402", "400", "500x3", "truncated-json", "cut-connection", "html"],
 )
-def test_http_failures_leave_data_untouched(simplefin_connection, user, simplefin_fake, caplog, fault, error, code):
+def test_http_failures_leave_data_untouched(simplefin_connection, user, simplefin_fake, caplog, fault, error):
     caplog.set_level(logging.DEBUG)
     _sync_all(simplefin_connection, user)
     before = data_snapshot()
@@ -290,7 +291,6 @@ def test_http_failures_leave_data_untouched(simplefin_connection, user, simplefi
         assert connection.status == "active"
     assert connection.last_error_code == error.code
     assert_no_secrets([simplefin_fake.password], caplog=caplog, extra_texts=[str(excinfo.value)])
-    del code
 
 
 def test_500_then_success_is_retried(simplefin_connection, user, simplefin_fake):
@@ -316,13 +316,8 @@ def test_timeout(simplefin_connection, user, simplefin_fake, settings):
 def test_rate_limited_with_retry_after(simplefin_connection, user, simplefin_fake, form):
     _sync_all(simplefin_connection, user)
     before = data_snapshot()
-    if form == "seconds":
-        header = "120"
-    else:
-        header = (datetime.now(tz=None).astimezone() + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S %z")
-        from email.utils import format_datetime
-
-        header = format_datetime(datetime.now(tz=__import__("datetime").UTC) + timedelta(seconds=90), usegmt=True)
+    in_90s = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+    header = "120" if form == "seconds" else in_90s
     simplefin_fake.fail_next(path="/accounts", status=429, headers={"Retry-After": header})
     with pytest.raises(ProviderRateLimited) as excinfo:
         _sync_transactions(simplefin_connection, user)
@@ -383,7 +378,7 @@ def test_adapter_maps_a_pending_row_without_any_date_to_today(simplefin_fake, si
     simplefin_fake.add_transaction("chk-001", "p-nodate", pending=True, amount="-1.00", description="HOLD")
     adapter = SimpleFINProvider(credentials={"access_url": simplefin_fake.access_url(simplefin_server.url)}, config={})
     try:
-        today = datetime.now(__import__("datetime").UTC).date()
+        today = datetime.now(UTC).date()
         result = adapter.fetch_transactions(start=today - timedelta(days=1), end=today, account_ids=["chk-001"])
     finally:
         adapter.close()
