@@ -8,6 +8,7 @@ and that every response (status, content type, body) matches the schema.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from itertools import product
 
 import pytest
 import schemathesis
@@ -19,6 +20,7 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -26,6 +28,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+# Valid requests, and requests the schema says are invalid (these must be refused, not crash).
+MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 COMPONENTS = {
     "Account",
@@ -130,11 +134,13 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     for operation in sorted(operations, key=lambda op: op.method.upper() == "DELETE"):
         resource = operation.path.split("/")[2]
         fixed = {"id": real_ids[resource]} if "{id}" in operation.path and resource in real_ids else None
-        for path_parameters in (None, fixed) if fixed else (None,):
-            strategy = operation.as_strategy(path_parameters=path_parameters)
+        for mode, path_parameters in product(MODES, (None, fixed) if fixed else (None,)):
+            if mode is GenerationMode.NEGATIVE and path_parameters:
+                continue  # with the id fixed, some operations have nothing left to make invalid
+            strategy = operation.as_strategy(mode, path_parameters=path_parameters)
 
             @settings(
-                max_examples=8,
+                max_examples=6,
                 deadline=None,
                 database=None,
                 derandomize=True,
@@ -147,7 +153,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
             with keeping_the_test_connection():
                 exercise()
             checked += 1
-    assert checked >= 20
+    assert checked >= 40
 
 
 @pytest.fixture
