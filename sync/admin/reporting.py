@@ -75,6 +75,9 @@ def report(request, modeladmin, target: str, command: str, *, result=None, error
 
 def report_outcomes(request, modeladmin, target: str, outcomes: list[SyncOutcome]) -> None:
     """Report every outcome of `sync_connection`, naming the account of per-account syncs."""
+    if not outcomes:  # a holdings sync of a connection with no investment account known yet
+        modeladmin.message_user(request, f"{target}: No accounts with holdings to sync (sync accounts first)")
+        return
     account_ids = {o.account_id for o in outcomes if o.account_id is not None}
     labels = {a.pk: str(a) for a in Account.objects.filter(pk__in=account_ids)}
     for outcome in outcomes:
