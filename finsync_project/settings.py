@@ -159,6 +159,12 @@ FINSYNC_ALLOW_HTTP_PROVIDERS = env.bool("FINSYNC_ALLOW_HTTP_PROVIDERS", default=
 # Provider HTTP timeouts in seconds (connect, read).
 FINSYNC_HTTP_CONNECT_TIMEOUT = env.float("FINSYNC_HTTP_CONNECT_TIMEOUT", default=5.0)
 FINSYNC_HTTP_READ_TIMEOUT = env.float("FINSYNC_HTTP_READ_TIMEOUT", default=30.0)
+# Retries of idempotent requests after a 5xx or a connection error, with
+# exponential backoff from this base (plus jitter); bounds on what one sync reads.
+FINSYNC_HTTP_MAX_RETRIES = env.int("FINSYNC_HTTP_MAX_RETRIES", default=2)
+FINSYNC_HTTP_BACKOFF_SECONDS = env.float("FINSYNC_HTTP_BACKOFF_SECONDS", default=0.5)
+FINSYNC_HTTP_MAX_RESPONSE_BYTES = env.int("FINSYNC_HTTP_MAX_RESPONSE_BYTES", default=64 * 1024 * 1024)
+FINSYNC_HTTP_MAX_PAGES = env.int("FINSYNC_HTTP_MAX_PAGES", default=2000)
 
 PLAID_BASE_URL = env.str("PLAID_BASE_URL", default="https://production.plaid.com")
 PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
