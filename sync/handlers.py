@@ -42,6 +42,7 @@ from sync.runs import Attempt
 logger = logging.getLogger("finsync.sync")
 
 RECENTLY_SYNCED = "recently_synced"
+EARLIEST_DATE = date(1970, 1, 1)  # providers speak epoch seconds; nothing bank-held is older
 
 
 def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
@@ -322,8 +323,15 @@ def _recently_synced(last_success, force: bool) -> str:
 
 def transactions_window(start: date | None, end: date | None) -> tuple[date, date]:
     """The window a transactions sync covers, both ends inclusive; ValidationError when invalid."""
-    end = end or timezone.localdate()
+    today = timezone.localdate()
+    end = end or today
+    if end < EARLIEST_DATE or end > today + timedelta(days=366):
+        raise ValidationError(
+            "end_date is out of range", fields={"end_date": ["must be between 1970-01-01 and a year from today"]}
+        )
     start = start or end - timedelta(days=settings.FINSYNC_DEFAULT_SYNC_DAYS - 1)
+    if start < EARLIEST_DATE:
+        raise ValidationError("start_date is out of range", fields={"start_date": ["must not be before 1970-01-01"]})
     if start > end:
         raise ValidationError("start_date is after end_date", fields={"start_date": ["must not be after end_date"]})
     days = (end - start).days + 1

@@ -344,3 +344,18 @@ def test_window_defaults_and_validation(demo_connection, user, settings):
         transactions(demo_connection, user, start_date=date(2026, 6, 1), end_date=date(2026, 6, 10), force=True).status
         == "succeeded"
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (date(1, 1, 1), date(2026, 6, 1), "start_date"),
+        (None, date(1, 1, 1), "end_date"),
+        (date(1969, 12, 31), date(1970, 1, 5), "start_date"),
+        (date(2026, 6, 1), date(9999, 12, 31), "end_date"),
+    ],
+)
+def test_window_dates_out_of_range_are_validation_errors(demo_connection, user, start, end, field):
+    with pytest.raises(errors.ValidationError) as caught:
+        transactions(demo_connection, user, start_date=start, end_date=end)
+    assert field in caught.value.fields
