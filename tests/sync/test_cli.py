@@ -130,6 +130,8 @@ def test_partial_failure_still_reports_everything(user, demo_connection):
         ("sync", "transactions", "--connection", "{pk}", "--start-date", "2026-13-01"),
         ("sync", "transactions", "--connection", "{pk}", "--start-date", "2026-06-02", "--end-date", "2026-06-01"),
         ("sync", "transactions", "--connection", "{pk}", "--start-date", "2020-01-01", "--end-date", "2026-06-01"),
+        ("sync", "transactions", "--connection", "{pk}", "--start-date", "0001-01-01"),
+        ("sync", "all", "--connection", "{pk}", "--end-date", "9999-12-31"),
         ("sync", "accounts"),
         ("sync", "accounts", "--connection", "{pk}", "--user", "nobody"),
         ("sync", "holdings", "--account", "5b0c3a9e-0000-4000-8000-000000000000"),

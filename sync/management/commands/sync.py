@@ -21,7 +21,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from sync.batch import sync_connection
+from sync.errors import SyncError
 from sync.fleet import run_worker
+from sync.handlers import transactions_window
 from sync.models import Account, Connection
 
 KINDS = {
@@ -102,10 +104,12 @@ class Command(BaseCommand):
         **options,
     ):
         start, end = _date(start_date, "--start-date"), _date(end_date, "--end-date")
-        if start and end and start > end:
-            raise _usage("--start-date is after --end-date")
-        if start and end and (end - start).days + 1 > settings.FINSYNC_MAX_SYNC_DAYS:
-            raise _usage(f"the window is longer than {settings.FINSYNC_MAX_SYNC_DAYS} days")
+        if start or end:
+            try:
+                transactions_window(start, end)  # the handlers' own rule, checked up front
+            except SyncError as error:
+                message = error.message.replace("start_date", "--start-date").replace("end_date", "--end-date")
+                raise _usage(message) from None
         account_obj = None
         if account:
             account_obj = Account.objects.filter(pk=_uuid(account, "--account")).first()
