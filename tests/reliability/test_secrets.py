@@ -13,15 +13,7 @@ from rest_framework.test import APIClient
 
 from sync.models import Account, Connection
 from tests.fakes.plaid import plaid_error
-from tests.providers.conftest import (  # noqa: F401  (fixtures)
-    PLAID_TOKEN,
-    WINDOW,
-    _http_settings,
-    plaid_fake,
-    plaid_server,
-    simplefin_fake,
-    simplefin_server,
-)
+from tests.providers.conftest import PLAID_TOKEN, WINDOW
 
 pytestmark = pytest.mark.django_db
 
