@@ -47,7 +47,8 @@ class Fault:
 
     `status`/`body`/`headers` replace the answer; `sleep` delays it (timeouts);
     `truncate_to` sends only that many bytes of the real body while declaring
-    its full length, then closes the connection.
+    its full length, then closes the connection. `after` lets that many matching
+    requests through untouched first (fail the third page: after=2).
     """
 
     path: str = ""
@@ -57,6 +58,7 @@ class Fault:
     sleep: float = 0.0
     truncate_to: int | None = None
     times: int = 1
+    after: int = 0
 
 
 @dataclass
@@ -86,6 +88,9 @@ class FaultQueue:
         with self._lock:
             for fault in self._faults:
                 if not fault.path or fault.path == path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
