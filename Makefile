@@ -44,5 +44,9 @@ test-postgres: $(VENV)/.dev
 test-sqlite: $(VENV)/.dev
 	DATABASE_URL=sqlite:///$(CURDIR)/test-default.sqlite3 $(PY) -m pytest -q -p no:cacheprovider
 
+## bench: the sync benchmark (100,000 rows) on PostgreSQL and SQLite; writes benchmarks/RESULTS.md
+bench: $(VENV)/.dev
+	$(PY) benchmarks/sync_bench.py --postgres-url $(PG_URL)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis db.sqlite3
