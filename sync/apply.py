@@ -8,10 +8,15 @@ bulk_update. A row whose synced fields did not change is not written.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+
+from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 from providers.base import (
     AccountData,
@@ -26,6 +31,7 @@ from sync.results import Counts
 
 BATCH_SIZE = 1000
 ID_CHUNK = 2000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
+ARRAY_CHUNK = 20000  # ids per `= ANY(array)` lookup on PostgreSQL (one parameter)
 PENDING_MATCH_DAYS = 7  # a vanished pending row matches a posted one this close in date
 MONEY_STEP = Decimal("0.0001")
 QUANTITY_STEP = Decimal("0.00000001")
@@ -205,12 +211,77 @@ def _transaction_values(data: TransactionData) -> dict:
     }
 
 
-def _load_by_ids(account: Account, ids: Iterable[str], into: dict[str, Transaction]) -> None:
+class _Row:
+    """A transaction as plain values (cheaper than a model instance): stored, or about to be inserted.
+
+    `values` follows TRANSACTION_SYNCED_FIELDS.
+    """
+
+    __slots__ = ("adding", "category", "notes", "pk", "provider_id", "replaces_id", "values")
+
+    def __init__(self, pk, provider_id: str, values: tuple, *, category="", notes="", adding=False) -> None:
+        self.pk = pk
+        self.provider_id = provider_id
+        self.values = values
+        self.category = category
+        self.notes = notes
+        self.replaces_id = None
+        self.adding = adding
+
+    @property
+    def pending(self) -> bool:
+        return self.values[_STATUS] == Transaction.Status.PENDING
+
+    @property
+    def posted_date(self) -> date:
+        return self.values[_POSTED_DATE]
+
+    @property
+    def amount(self) -> Decimal:
+        return self.values[_AMOUNT]
+
+    @property
+    def is_removed(self) -> bool:
+        return self.values[_IS_REMOVED]
+
+
+_STATUS = TRANSACTION_SYNCED_FIELDS.index("status")
+_POSTED_DATE = TRANSACTION_SYNCED_FIELDS.index("posted_date")
+_AMOUNT = TRANSACTION_SYNCED_FIELDS.index("amount")
+_IS_REMOVED = TRANSACTION_SYNCED_FIELDS.index("is_removed")  # removed_at follows it: see _remove
+_ROW_FIELDS = ("pk", "provider_transaction_id", *TRANSACTION_SYNCED_FIELDS, "category", "notes")
+TRANSACTION_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "account_id",
+    "provider_transaction_id",
+    *TRANSACTION_SYNCED_FIELDS,
+    "category",
+    "notes",
+    "replaces_id",
+)
+
+
+def _load(queryset, into: dict[str, _Row]) -> None:
+    width = len(TRANSACTION_SYNCED_FIELDS)
+    for pk, provider_id, *rest in queryset.values_list(*_ROW_FIELDS):
+        into[provider_id] = _Row(pk, provider_id, tuple(rest[:width]), category=rest[width], notes=rest[width + 1])
+
+
+def _load_by_ids(account: Account, ids: Iterable[str], into: dict[str, _Row]) -> None:
     missing = [i for i in ids if i not in into]
-    for start in range(0, len(missing), ID_CHUNK):
-        chunk = missing[start : start + ID_CHUNK]
-        for row in Transaction.objects.filter(account=account, provider_transaction_id__in=chunk):
-            into[row.provider_transaction_id] = row
+    postgres = connection.vendor == "postgresql"
+    size = ARRAY_CHUNK if postgres else ID_CHUNK
+    for start in range(0, len(missing), size):
+        chunk = missing[start : start + size]
+        rows = Transaction.objects.filter(account=account)
+        if postgres:
+            # One array parameter, not thousands of IN literals to bind and plan.
+            rows = rows.filter(RawSQL("provider_transaction_id = ANY(%s)", (chunk,), output_field=BooleanField()))
+        else:
+            rows = rows.filter(provider_transaction_id__in=chunk)
+        _load(rows, into)
 
 
 def _replaced_ids(pending_pks: list) -> set:
@@ -222,17 +293,16 @@ def _replaced_ids(pending_pks: list) -> set:
     return found
 
 
-def _remove(row: Transaction, now: datetime, counts: Counts, updated: dict) -> None:
+def _remove(row: _Row, now: datetime, counts: Counts, updated: dict) -> None:
     if not row.is_removed:
-        row.is_removed = True
-        row.removed_at = now
+        row.values = (*row.values[:_IS_REMOVED], True, now)
         updated[row.pk] = row
         counts.removed += 1
 
 
-def _link(posted: Transaction, pending: Transaction, now: datetime, counts: Counts, updated: dict) -> None:
+def _link(posted: _Row, pending: _Row, now: datetime, counts: Counts, updated: dict) -> None:
     """`posted` replaces `pending`: link them, carry the user's edits across, retire the pending row."""
-    posted.replaces = pending
+    posted.replaces_id = pending.pk
     posted.category = posted.category or pending.category
     posted.notes = posted.notes or pending.notes
     _remove(pending, now, counts, updated)
@@ -278,29 +348,28 @@ def _apply_account_transactions(
     now: datetime,
     counts: Counts,
 ) -> None:
-    rows: dict[str, Transaction] = {}
+    rows: dict[str, _Row] = {}
     if window is not None:
-        rows = {
-            t.provider_transaction_id: t for t in Transaction.objects.filter(account=account, posted_date__range=window)
-        }
+        _load(Transaction.objects.filter(account=account, posted_date__range=window), rows)
     in_window = set(rows)
     linked_pending = {d.pending_transaction_id for d in incoming.values() if d.pending_transaction_id}
     _load_by_ids(account, [*incoming, *removed, *linked_pending], rows)
 
-    created: list[Transaction] = []
+    created: list[_Row] = []
     updated: dict = {}
-    new_posted: list[Transaction] = []
+    new_posted: list[_Row] = []
     for provider_id, data in incoming.items():
-        values = _transaction_values(data)
+        values = _transaction_row(data)
         row = rows.get(provider_id)
         if row is None:
-            row = Transaction(account=account, provider_transaction_id=provider_id, **values)
+            row = _Row(uuid.uuid4(), provider_id, values, adding=True)
             rows[provider_id] = row
             created.append(row)
             counts.created += 1
             if not data.pending and not data.pending_transaction_id:
                 new_posted.append(row)
-        elif _assign(row, values):
+        elif row.values != values:
+            row.values = values
             updated[row.pk] = row
             counts.updated += 1
         else:
@@ -314,37 +383,116 @@ def _apply_account_transactions(
     # Pending -> posted. First the links the provider gives, then (window
     # providers that give none) a vanished pending row is matched to a new
     # posted row on the same amount within PENDING_MATCH_DAYS, nearest first.
-    already_replaced = _replaced_ids(
-        [r.pk for r in rows.values() if r.status == Transaction.Status.PENDING and not r._state.adding]
-    )
+    already_replaced = _replaced_ids([r.pk for r in rows.values() if r.pending and not r.adding])
     for row in created:
-        pending = rows.get(incoming[row.provider_transaction_id].pending_transaction_id or "")
+        pending = rows.get(incoming[row.provider_id].pending_transaction_id or "")
         if pending is not None and pending is not row and pending.pk not in already_replaced:
             _link(row, pending, now, counts, updated)
             already_replaced.add(pending.pk)
-    for pending in sorted((g for g in gone if g.status == "pending"), key=lambda r: r.posted_date):
+    for pending in sorted((g for g in gone if g.pending), key=lambda r: r.posted_date):
         if pending.pk in already_replaced:
             continue
         candidates = [
             p
             for p in new_posted
-            if p.replaces is None
+            if p.replaces_id is None
             and p.amount == pending.amount
             and abs((p.posted_date - pending.posted_date).days) <= PENDING_MATCH_DAYS
         ]
         if candidates:
-            best = min(
-                candidates, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_transaction_id)
-            )
+            best = min(candidates, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_id))
             _link(best, pending, now, counts, updated)
             already_replaced.add(pending.pk)
     for row in gone:
         _remove(row, now, counts, updated)
 
     # A row created here is inserted with its final state; don't update it too.
-    created_ids = {row.pk for row in created}
-    changed = [row for pk, row in updated.items() if pk not in created_ids]
-    _write(Transaction, created, changed, (*TRANSACTION_SYNCED_FIELDS, "replaces", "category", "notes"), now)
+    _insert_transactions(account, created, now)
+    _update_transactions([row for row in updated.values() if not row.adding], now)
+
+
+def _transaction_row(data: TransactionData) -> tuple:
+    values = _transaction_values(data)
+    return tuple(values[name] for name in TRANSACTION_SYNCED_FIELDS)
+
+
+def _insert_transactions(account: Account, rows: list[_Row], now: datetime) -> None:
+    records = [
+        (row.pk, now, now, account.pk, row.provider_id, *row.values, row.category, row.notes, row.replaces_id)
+        for row in rows
+    ]
+    _bulk_insert(Transaction, TRANSACTION_COLUMNS, records)
+
+
+def _update_transactions(rows: list[_Row], now: datetime) -> None:
+    records = [(row.pk, *row.values, now) for row in rows]
+    _bulk_update(Transaction, ("id", *TRANSACTION_SYNCED_FIELDS, "updated_at"), records)
+
+
+# --- bulk writes without model instances --------------------------------------------
+
+
+def _bulk_insert(model, columns: Sequence[str], records: list[tuple]) -> None:
+    """Insert plain tuples: PostgreSQL COPY straight into the table, elsewhere executemany in batches.
+
+    The caller has read the existing rows inside the same transaction, under
+    the connection's sync claim, so these keys are new.
+    """
+    if not records:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The raw psycopg cursor: wrap its errors into Django's (IntegrityError, DataError) ourselves.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for record in records:
+                    copy.write_row(record)
+            return
+        adapt = _adapters(model, columns)
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 - names from the model
+        for start in range(0, len(records), BATCH_SIZE):
+            batch = records[start : start + BATCH_SIZE]
+            cursor.executemany(sql, [tuple(f(v) for f, v in zip(adapt, r, strict=True)) for r in batch])
+
+
+def _bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
+    """UPDATE rows by primary key: each record is (pk, *values of columns[1:])."""
+    if not records:
+        return
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    assignments = ", ".join(f"{qn(c)} = %s" for c in columns[1:])
+    sql = f"UPDATE {table} SET {assignments} WHERE {qn(columns[0])} = %s"  # noqa: S608 - names from the model
+    adapt = _adapters(model, columns)
+    with connection.cursor() as cursor:
+        for start in range(0, len(records), BATCH_SIZE):
+            batch = records[start : start + BATCH_SIZE]
+            params = []
+            for record in batch:
+                values = [f(v) for f, v in zip(adapt, record, strict=True)]
+                params.append((*values[1:], values[0]))
+            cursor.executemany(sql, params)
+
+
+def _adapters(model, columns: Sequence[str]) -> list:
+    """Per column, a function giving the value the database driver takes (Django's own adaptation)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    if connection.vendor == "postgresql":
+        return [_same] * len(columns)  # psycopg adapts UUID, Decimal, dates and aware datetimes itself
+    adapters = []
+    for column in columns:
+        field = fields[column]
+        if field.get_internal_type() in ("CharField", "TextField", "BooleanField", "DecimalField", "DateField"):
+            adapters.append(_same)  # the driver (with Django's registered adapters) takes these as they are
+        else:
+            adapters.append(lambda value, field=field: field.get_db_prep_save(value, connection))
+    return adapters
+
+
+def _same(value):
+    return value
 
 
 # --- holdings -------------------------------------------------------------------
