@@ -9,7 +9,7 @@ Conventions every adapter follows when it maps a vendor payload:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -169,6 +169,23 @@ class Provider:
     ) -> TransactionsResult:
         """Window mode gets `start`/`end` (both inclusive); cursor mode gets `cursor`."""
         raise NotImplementedError
+
+    def iter_transaction_pages(
+        self,
+        *,
+        start: date | None,
+        end: date | None,
+        account_ids: list[str] | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[TransactionsResult]:
+        """`fetch_transactions` as pages, so that a sync need not hold every row at once.
+
+        Pages apply in order: a later page's version of a transaction wins, except
+        that a pending version never replaces a posted one; `accounts` and
+        `warnings` accumulate; `accounts_covered` and `next_cursor` are the last
+        page's. The default is `fetch_transactions`' whole result as one page.
+        """
+        yield self.fetch_transactions(start=start, end=end, account_ids=account_ids, cursor=cursor)
 
     def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
         raise NotImplementedError

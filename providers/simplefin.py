@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -289,12 +289,25 @@ class SimpleFINProvider(Provider):
             raise ProviderUnavailable("SimpleFIN returned no accounts: " + "; ".join(warnings))
 
     def fetch_transactions(self, *, start, end, account_ids=None, cursor=None) -> TransactionsResult:
+        transactions: dict[tuple[str, str], TransactionData] = {}
+        last = TransactionsResult(transactions=[])
+        for page in self.iter_transaction_pages(start=start, end=end, account_ids=account_ids):
+            _merge(transactions, page.transactions)
+            last = page
+        return TransactionsResult(
+            transactions=list(transactions.values()),
+            accounts_covered=last.accounts_covered,
+            accounts=last.accounts,
+            warnings=last.warnings,
+        )
+
+    def iter_transaction_pages(self, *, start, end, account_ids=None, cursor=None) -> Iterator[TransactionsResult]:
+        """One page per window chunk, then a last page with the accounts covered and every warning."""
         chunks = _chunks(start, end)
         if len(chunks) > max_pages():
             raise ProviderConfigError(f"the window needs {len(chunks)} requests; at most {max_pages()} are allowed")
         today = datetime.now(UTC).date()
         accounts: dict[str, AccountData] = {}
-        transactions: dict[tuple[str, str], TransactionData] = {}
         warnings: list[str] = []
         failed: set[str] = set()
         for first, last in chunks:
@@ -308,27 +321,29 @@ class SimpleFINProvider(Provider):
             chunk_warnings, chunk_failed = self._warnings(body)
             warnings += chunk_warnings
             failed |= chunk_failed
+            chunk_accounts: list[AccountData] = []
+            transactions: dict[tuple[str, str], TransactionData] = {}
             for i, raw in enumerate(self._accounts(body)):
                 path = f"accounts[{i}]"
                 account = self._account(raw, path)
                 if account_ids and account.provider_account_id not in account_ids:
                     continue
                 accounts[account.provider_account_id] = account
+                chunk_accounts.append(account)
                 raw_transactions = p.as_list(raw.get("transactions") or [], f"{path}.transactions")
                 for j, raw_transaction in enumerate(raw_transactions):
                     item_path = f"{path}.transactions[{j}]"
                     data = self._transaction(p.as_object(raw_transaction, item_path), item_path, account, today)
-                    if not start <= data.posted_date <= end:
-                        continue
-                    key = (data.provider_account_id, data.provider_transaction_id)
-                    known = transactions.get(key)
-                    # The same id may come back in two chunks; a posted version beats a pending one.
-                    if known is None or known.pending or not data.pending:
-                        transactions[key] = data
+                    if start <= data.posted_date <= end:
+                        _merge(transactions, [data])
+            del body
+            yield TransactionsResult(
+                transactions=list(transactions.values()), accounts=chunk_accounts, warnings=chunk_warnings
+            )
         warnings = list(dict.fromkeys(warnings))
         self._fail_if_nothing(list(accounts.values()), warnings)
-        return TransactionsResult(
-            transactions=list(transactions.values()),
+        yield TransactionsResult(
+            transactions=[],
             # An account the server reported an error for may be missing rows:
             # leave its stored rows alone rather than remove them.
             accounts_covered=[a for a in accounts if a not in failed],
@@ -352,3 +367,12 @@ class SimpleFINProvider(Provider):
             return HoldingsResult(holdings=holdings, account=account, warnings=warnings)
         self._fail_if_nothing([], warnings)
         return HoldingsResult(holdings=[], warnings=warnings)
+
+
+def _merge(transactions: dict[tuple[str, str], TransactionData], new: Iterable[TransactionData]) -> None:
+    """The same id may come back in two chunks; a posted version beats a pending one."""
+    for data in new:
+        key = (data.provider_account_id, data.provider_transaction_id)
+        known = transactions.get(key)
+        if known is None or known.pending or not data.pending:
+            transactions[key] = data

@@ -8,11 +8,14 @@ bulk_update. A row whose synced fields did not change is not written.
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import IO
 
 from django.db import connection
 from django.db.models import BooleanField
@@ -30,7 +33,8 @@ from sync.models import Account, BalanceSnapshot, Connection, Holding, Transacti
 from sync.results import Counts
 
 BATCH_SIZE = 1000
-ID_CHUNK = 2000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
+ID_CHUNK = 5000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
+APPLY_BATCH = 5000  # transactions read from the spool, looked up and written together
 ARRAY_CHUNK = 20000  # ids per `= ANY(array)` lookup on PostgreSQL (one parameter)
 PENDING_MATCH_DAYS = 7  # a vanished pending row matches a posted one this close in date
 MONEY_STEP = Decimal("0.0001")
@@ -308,29 +312,112 @@ def _link(posted: _Row, pending: _Row, now: datetime, counts: Counts, updated: d
     _remove(pending, now, counts, updated)
 
 
+class TransactionSpool:
+    """Fetched transactions kept on disk, one temporary file per account, until the data transaction applies them.
+
+    The handler fills it outside any transaction from the provider's pages
+    (`add`), then `apply_spooled_transactions` streams it in batches, so a sync
+    holds a bounded number of rows in memory (plus one id per row of an account).
+    Rows are validated and quantized as they are spooled.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, IO[bytes]] = {}
+        self._first_ids: dict[str, str] = {}
+        self.removed: dict[str, list[str]] = defaultdict(list)
+        self.accounts: dict[str, AccountData] = {}
+        self.accounts_covered: list[str] = []
+        self.next_cursor: str | None = None
+        self.warnings: list[str] = []
+
+    def add(self, page: TransactionsResult) -> None:
+        """Spool one page; `accounts_covered` and `next_cursor` are the last page's (see Provider)."""
+        by_account: dict[str, list[tuple]] = defaultdict(list)
+        for data in page.transactions:
+            by_account[data.provider_account_id].append(
+                (data.provider_transaction_id, _transaction_row(data), data.pending, data.pending_transaction_id)
+            )
+        for account_id, items in by_account.items():
+            if account_id not in self._files:
+                self._files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
+                self._first_ids[account_id] = items[0][0]
+            pickle.dump(items, self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
+        for item in page.removed:
+            self.removed[item.provider_account_id].append(item.provider_transaction_id)
+        for account in page.accounts:
+            self.accounts[account.provider_account_id] = account
+        self.accounts_covered = list(page.accounts_covered)
+        self.next_cursor = page.next_cursor
+        self.warnings += [w for w in page.warnings if w not in self.warnings]
+
+    def account_ids(self) -> set[str]:
+        """Accounts that have spooled transactions."""
+        return set(self._files)
+
+    def first_id(self, account_id: str) -> str:
+        return self._first_ids[account_id]
+
+    def rows(self, account_id: str) -> Iterator[tuple]:
+        """(provider id, values, pending, pending_transaction_id) of an account, in the order spooled."""
+        spool = self._files.get(account_id)
+        if spool is None:
+            return
+        spool.seek(0)
+        while True:
+            try:
+                items = pickle.load(spool)  # noqa: S301 - our own temporary file
+            except EOFError:
+                return
+            yield from items
+
+    def close(self) -> None:
+        for spool in self._files.values():
+            spool.close()
+        self._files.clear()
+
+
+def spool_transactions(pages: Iterable[TransactionsResult]) -> TransactionSpool:
+    """Spool a provider's pages; the spool is closed if fetching fails."""
+    spool = TransactionSpool()
+    try:
+        for page in pages:
+            spool.add(page)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
 def apply_transactions(
     accounts_by_pid: dict[str, Account], result: TransactionsResult, *, window: tuple[date, date] | None, now: datetime
 ) -> Counts:
     """Upsert `result` (window or cursor mode) for the given accounts and retire what vanished."""
+    spool = spool_transactions([result])
+    try:
+        return apply_spooled_transactions(accounts_by_pid, spool, window=window, now=now)
+    finally:
+        spool.close()
+
+
+def apply_spooled_transactions(
+    accounts_by_pid: dict[str, Account], spool: TransactionSpool, *, window: tuple[date, date] | None, now: datetime
+) -> Counts:
+    """Apply a spool (window or cursor mode) to the given accounts, account by account, in batches."""
     counts = Counts()
-    incoming: dict[str, dict[str, TransactionData]] = defaultdict(dict)
-    for data in result.transactions:
-        if data.provider_account_id not in accounts_by_pid:
+    for provider_account_id in sorted(spool.account_ids()):
+        if provider_account_id not in accounts_by_pid:
             raise ProviderBadResponse(
-                f"transaction {data.provider_transaction_id} belongs to unknown account {data.provider_account_id}"
+                f"transaction {spool.first_id(provider_account_id)} belongs to unknown account {provider_account_id}"
             )
-        incoming[data.provider_account_id][data.provider_transaction_id] = data  # last one wins
-    removed_ids: dict[str, list[str]] = defaultdict(list)
-    for item in result.removed:
-        if item.provider_account_id in accounts_by_pid:
-            removed_ids[item.provider_account_id].append(item.provider_transaction_id)
-    scope = set(incoming) | set(removed_ids)
+    removed_ids = {pid: ids for pid, ids in spool.removed.items() if pid in accounts_by_pid}
+    scope = spool.account_ids() | set(removed_ids)
     if window is not None:
-        scope |= {pid for pid in result.accounts_covered if pid in accounts_by_pid}
+        scope |= {pid for pid in spool.accounts_covered if pid in accounts_by_pid}
     for provider_account_id in sorted(scope):
         _apply_account_transactions(
             accounts_by_pid[provider_account_id],
-            incoming.get(provider_account_id, {}),
+            spool,
+            provider_account_id,
             removed_ids.get(provider_account_id, []),
             window=window,
             now=now,
@@ -339,76 +426,132 @@ def apply_transactions(
     return counts
 
 
+def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> tuple[dict[str, int], set[str]]:
+    """Which spooled version of each id applies, by position, and the pending ids that rows link to.
+
+    The last version wins, except that a pending version never replaces a posted one.
+    """
+    chosen: dict[str, int] = {}  # id -> position * 2 + (1 when that version is pending)
+    links: set[str] = set()
+    for position, (provider_id, _, pending, link) in enumerate(spool.rows(provider_account_id)):
+        known = chosen.get(provider_id)
+        if known is None or known & 1 or not pending:
+            chosen[provider_id] = position * 2 + int(bool(pending))
+        if link:
+            links.add(link)
+    return chosen, links
+
+
 def _apply_account_transactions(
     account: Account,
-    incoming: dict[str, TransactionData],
+    spool: TransactionSpool,
+    provider_account_id: str,
     removed: list[str],
     *,
     window: tuple[date, date] | None,
     now: datetime,
     counts: Counts,
 ) -> None:
-    rows: dict[str, _Row] = {}
-    if window is not None:
-        _load(Transaction.objects.filter(account=account, posted_date__range=window), rows)
-    in_window = set(rows)
-    linked_pending = {d.pending_transaction_id for d in incoming.values() if d.pending_transaction_id}
-    _load_by_ids(account, [*incoming, *removed, *linked_pending], rows)
-
-    created: list[_Row] = []
-    updated: dict = {}
-    new_posted: list[_Row] = []
-    for provider_id, data in incoming.items():
-        values = _transaction_row(data)
-        row = rows.get(provider_id)
-        if row is None:
-            row = _Row(uuid.uuid4(), provider_id, values, adding=True)
-            rows[provider_id] = row
-            created.append(row)
-            counts.created += 1
-            if not data.pending and not data.pending_transaction_id:
-                new_posted.append(row)
-        elif row.values != values:
-            row.values = values
-            updated[row.pk] = row
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
+    chosen, linked_pending = _chosen_versions(spool, provider_account_id)
 
     # Rows the provider dropped: named (cursor mode) or vanished from the window.
-    gone = [rows[i] for i in removed if i in rows]
+    # They, and the pending rows the provider links to, stay in memory (`kept`)
+    # until the end; every other row only for its batch.
+    vanished: list[str] = []
     if window is not None:
-        gone += [rows[i] for i in in_window if i not in incoming and not rows[i].is_removed]
+        in_window = Transaction.objects.filter(account=account, posted_date__range=window)
+        vanished = [
+            pid
+            for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(BATCH_SIZE)
+            if pid not in chosen and not is_removed
+        ]
+    kept: dict[str, _Row] = {}
+    _load_by_ids(account, [*removed, *vanished, *linked_pending], kept)
+    gone = [kept[i] for i in [*removed, *vanished] if i in kept]
+    vanished_amounts = {row.amount for row in gone if row.pending}
+
+    linked: list[tuple[_Row, str]] = []  # created rows the provider links to a pending id, in order
+    candidates: list[_Row] = []  # created posted rows that may replace a vanished pending row
+    pending_pks: list = []  # stored rows that are pending
+    batch: list[tuple] = []
+
+    def flush() -> None:
+        rows: dict[str, _Row] = {}
+        _load_by_ids(account, [item[0] for item in batch if item[0] not in kept], rows)
+        created: list[_Row] = []
+        changed: list[_Row] = []
+        for provider_id, values, pending, link in batch:
+            row = kept.get(provider_id) or rows.get(provider_id)
+            if row is None:
+                row = _Row(uuid.uuid4(), provider_id, values, adding=True)
+                created.append(row)
+                counts.created += 1
+                if provider_id in linked_pending:
+                    kept[provider_id] = row
+                if link:
+                    linked.append((row, link))
+                elif not pending and row.amount in vanished_amounts:
+                    candidates.append(row)
+                continue
+            if row.values != values:
+                row.values = values
+                changed.append(row)
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+            if row.pending and provider_id not in kept:
+                pending_pks.append(row.pk)
+        _insert_transactions(account, created, now)
+        _update_transactions(changed, now)
+        batch.clear()
+
+    for position, item in enumerate(spool.rows(provider_account_id)):
+        if chosen.get(item[0], -1) >> 1 == position:
+            batch.append(item)
+            if len(batch) >= APPLY_BATCH:
+                flush()
+    if batch:
+        flush()
+    del chosen
 
     # Pending -> posted. First the links the provider gives, then (window
     # providers that give none) a vanished pending row is matched to a new
     # posted row on the same amount within PENDING_MATCH_DAYS, nearest first.
-    already_replaced = _replaced_ids([r.pk for r in rows.values() if r.pending and not r.adding])
-    for row in created:
-        pending = rows.get(incoming[row.provider_id].pending_transaction_id or "")
+    pending_pks += [row.pk for row in kept.values() if row.pending and not row.adding]
+    already_replaced = _replaced_ids(pending_pks)
+    updated: dict = {}
+    relinked: list[_Row] = []
+    for row, link in linked:
+        pending = kept.get(link)
         if pending is not None and pending is not row and pending.pk not in already_replaced:
             _link(row, pending, now, counts, updated)
+            relinked.append(row)
             already_replaced.add(pending.pk)
     for pending in sorted((g for g in gone if g.pending), key=lambda r: r.posted_date):
         if pending.pk in already_replaced:
             continue
-        candidates = [
+        matches = [
             p
-            for p in new_posted
+            for p in candidates
             if p.replaces_id is None
             and p.amount == pending.amount
             and abs((p.posted_date - pending.posted_date).days) <= PENDING_MATCH_DAYS
         ]
-        if candidates:
-            best = min(candidates, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_id))
+        if matches:
+            best = min(matches, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_id))
             _link(best, pending, now, counts, updated)
+            relinked.append(best)
             already_replaced.add(pending.pk)
     for row in gone:
         _remove(row, now, counts, updated)
 
-    # A row created here is inserted with its final state; don't update it too.
-    _insert_transactions(account, created, now)
-    _update_transactions([row for row in updated.values() if not row.adding], now)
+    # Every row is already stored: write what the links and removals changed.
+    _update_transactions(list(updated.values()), now)
+    _bulk_update(
+        Transaction,
+        ("id", "replaces_id", "category", "notes"),
+        [(row.pk, row.replaces_id, row.category, row.notes) for row in relinked],
+    )
 
 
 def _transaction_row(data: TransactionData) -> tuple:
@@ -484,11 +627,20 @@ def _adapters(model, columns: Sequence[str]) -> list:
     adapters = []
     for column in columns:
         field = fields[column]
-        if field.get_internal_type() in ("CharField", "TextField", "BooleanField", "DecimalField", "DateField"):
+        kind = field.target_field.get_internal_type() if field.is_relation else field.get_internal_type()
+        if kind in ("CharField", "TextField", "BooleanField", "DecimalField", "DateField"):
             adapters.append(_same)  # the driver (with Django's registered adapters) takes these as they are
+        elif kind == "UUIDField" and connection.vendor == "sqlite":
+            adapters.append(_uuid_hex)  # what UUIDField.get_db_prep_value stores without a native uuid type
+        elif kind == "DateTimeField":
+            adapters.append(connection.ops.adapt_datetimefield_value)
         else:
             adapters.append(lambda value, field=field: field.get_db_prep_save(value, connection))
     return adapters
+
+
+def _uuid_hex(value):
+    return None if value is None else value.hex
 
 
 def _same(value):

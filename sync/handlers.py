@@ -92,29 +92,40 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
         # A cursor covers the whole connection: syncing by cursor for one
         # account would advance it past the other accounts' changes.
         account_ids = None if cursor_mode or account is None else [account.provider_account_id]
-        fetched = provider.fetch_transactions(
-            start=attempt.window_start,
-            end=attempt.window_end,
-            account_ids=account_ids,
-            cursor=connection.cursor if cursor_mode else None,
+        # Pages go to a spool on disk as they arrive, so memory stays bounded
+        # however many rows the provider sends; the data transaction streams it.
+        fetched = apply.spool_transactions(
+            provider.iter_transaction_pages(
+                start=attempt.window_start,
+                end=attempt.window_end,
+                account_ids=account_ids,
+                cursor=connection.cursor if cursor_mode else None,
+            )
         )
-        known = set(connection.accounts.values_list("provider_account_id", flat=True))
-        wanted = {t.provider_account_id for t in fetched.transactions} | set(fetched.accounts_covered)
-        accounts = list(fetched.accounts)
-        if wanted - known - {a.provider_account_id for a in accounts}:
-            # Transactions for accounts we have not seen: learn them first.
-            accounts = provider.fetch_accounts().accounts
+        try:
+            known = set(connection.accounts.values_list("provider_account_id", flat=True))
+            wanted = fetched.account_ids() | set(fetched.accounts_covered)
+            accounts = list(fetched.accounts.values())
+            if wanted - known - set(fetched.accounts):
+                # Transactions for accounts we have not seen: learn them first.
+                accounts = provider.fetch_accounts().accounts
+        except BaseException:
+            fetched.close()
+            raise
 
         def write():
-            _, accounts_by_pid = apply.upsert_accounts(
-                connection,
-                accounts,
-                deactivate_missing=False,
-                snapshot_source=SyncKind.TRANSACTIONS,
-                now=now,
-            )
-            window = None if cursor_mode else (attempt.window_start, attempt.window_end)
-            counts = apply.apply_transactions(accounts_by_pid, fetched, window=window, now=now)
+            try:
+                _, accounts_by_pid = apply.upsert_accounts(
+                    connection,
+                    accounts,
+                    deactivate_missing=False,
+                    snapshot_source=SyncKind.TRANSACTIONS,
+                    now=now,
+                )
+                window = None if cursor_mode else (attempt.window_start, attempt.window_end)
+                counts = apply.apply_spooled_transactions(accounts_by_pid, fetched, window=window, now=now)
+            finally:
+                fetched.close()
             synced = [accounts_by_pid[p] for p in fetched.accounts_covered if p in accounts_by_pid]
             if account is not None:
                 synced.append(account)
