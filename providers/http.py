@@ -138,10 +138,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int 
     return min(max(0, math.ceil(seconds)), MAX_RETRY_AFTER_SECONDS)
 
 
-def parse_json(response: HttpResponse, what: str) -> Any:
-    """The JSON body with fractional numbers as Decimal; ProviderBadResponse when it is not JSON."""
+def parse_json(response: HttpResponse | str, what: str) -> Any:
+    """The JSON body (of a response, or its text) with fractional numbers as Decimal; ProviderBadResponse when
+    it is not JSON."""
     try:
-        return json.loads(response.body, parse_float=Decimal)
+        return json.loads(response if isinstance(response, str) else response.body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         raise ProviderBadResponse(f"{what}: the response is not valid JSON (it may have been cut short)") from None
 

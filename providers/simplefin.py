@@ -171,7 +171,12 @@ class SimpleFINProvider(Provider):
                 "reconnect with a new setup token"
             )
         raise_for_status(response, NAME)
-        return p.as_object(parse_json(response, "SimpleFIN /accounts"), "response")
+        try:
+            text = response.body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "\ufffd"  # not JSON: parse_json says so
+        del response  # a long window's body is large: drop the bytes before parsing the text
+        return p.as_object(parse_json(text, "SimpleFIN /accounts"), "response")
 
     def _warnings(self, body: dict) -> tuple[list[str], set[str]]:
         """Sanitised `errors` / `errlist` messages, and the accounts errlist names as failed."""
@@ -302,7 +307,7 @@ class SimpleFINProvider(Provider):
         )
 
     def iter_transaction_pages(self, *, start, end, account_ids=None, cursor=None) -> Iterator[TransactionsResult]:
-        """One page per window chunk, then a last page with the accounts covered and every warning."""
+        """Pages per window chunk and account, then a last page with the accounts covered and every warning."""
         chunks = _chunks(start, end)
         if len(chunks) > max_pages():
             raise ProviderConfigError(f"the window needs {len(chunks)} requests; at most {max_pages()} are allowed")
@@ -321,25 +326,25 @@ class SimpleFINProvider(Provider):
             chunk_warnings, chunk_failed = self._warnings(body)
             warnings += chunk_warnings
             failed |= chunk_failed
-            chunk_accounts: list[AccountData] = []
-            transactions: dict[tuple[str, str], TransactionData] = {}
+            # A page per account of the chunk, each account's raw rows dropped once
+            # mapped: memory holds one response, not the whole window.
+            yield TransactionsResult(transactions=[], warnings=chunk_warnings)
             for i, raw in enumerate(self._accounts(body)):
                 path = f"accounts[{i}]"
                 account = self._account(raw, path)
                 if account_ids and account.provider_account_id not in account_ids:
                     continue
                 accounts[account.provider_account_id] = account
-                chunk_accounts.append(account)
-                raw_transactions = p.as_list(raw.get("transactions") or [], f"{path}.transactions")
+                raw_transactions = p.as_list(raw.pop("transactions", None) or [], f"{path}.transactions")
+                transactions: dict[tuple[str, str], TransactionData] = {}
                 for j, raw_transaction in enumerate(raw_transactions):
                     item_path = f"{path}.transactions[{j}]"
                     data = self._transaction(p.as_object(raw_transaction, item_path), item_path, account, today)
                     if start <= data.posted_date <= end:
                         _merge(transactions, [data])
+                del raw_transactions
+                yield TransactionsResult(transactions=list(transactions.values()), accounts=[account])
             del body
-            yield TransactionsResult(
-                transactions=list(transactions.values()), accounts=chunk_accounts, warnings=chunk_warnings
-            )
         warnings = list(dict.fromkeys(warnings))
         self._fail_if_nothing(list(accounts.values()), warnings)
         yield TransactionsResult(

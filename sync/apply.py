@@ -1,13 +1,19 @@
 """Applying provider DTOs to the database: upsert by provider identity, in batches.
 
-Each function runs inside the handler's data transaction and returns Counts.
-Queries grow with the number of accounts and batches, not with rows: existing
-rows are read in bulk, compared in Python, and written with bulk_create /
-bulk_update. A row whose synced fields did not change is not written.
+Each apply function runs inside the handler's data transaction and returns
+Counts. Queries grow with the number of accounts and batches, not with rows:
+existing rows are read in bulk, compared in Python, and only rows whose synced
+fields changed are written. Transactions, the bulk of the data, skip model
+instances altogether: they are fetched into a `TransactionSpool` on disk
+outside the transaction, then streamed per account in batches of APPLY_BATCH
+(read as plain values, inserted with COPY on PostgreSQL and executemany
+elsewhere, updated with executemany), so memory holds one batch plus one id
+per row of the account being applied.
 """
 
 from __future__ import annotations
 
+import functools
 import pickle
 import tempfile
 import uuid
@@ -592,12 +598,11 @@ def _bulk_insert(model, columns: Sequence[str], records: list[tuple]) -> None:
                 for record in records:
                     copy.write_row(record)
             return
-        adapt = _adapters(model, columns)
+        prepare = _preparer(model, columns)
         placeholders = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 - names from the model
         for start in range(0, len(records), BATCH_SIZE):
-            batch = records[start : start + BATCH_SIZE]
-            cursor.executemany(sql, [tuple(f(v) for f, v in zip(adapt, r, strict=True)) for r in batch])
+            cursor.executemany(sql, [prepare(record) for record in records[start : start + BATCH_SIZE]])
 
 
 def _bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
@@ -608,43 +613,49 @@ def _bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
     table = qn(model._meta.db_table)
     assignments = ", ".join(f"{qn(c)} = %s" for c in columns[1:])
     sql = f"UPDATE {table} SET {assignments} WHERE {qn(columns[0])} = %s"  # noqa: S608 - names from the model
-    adapt = _adapters(model, columns)
+    prepare = _preparer(model, columns)
     with connection.cursor() as cursor:
         for start in range(0, len(records), BATCH_SIZE):
-            batch = records[start : start + BATCH_SIZE]
             params = []
-            for record in batch:
-                values = [f(v) for f, v in zip(adapt, record, strict=True)]
+            for record in records[start : start + BATCH_SIZE]:
+                values = prepare(record)
                 params.append((*values[1:], values[0]))
             cursor.executemany(sql, params)
 
 
-def _adapters(model, columns: Sequence[str]) -> list:
-    """Per column, a function giving the value the database driver takes (Django's own adaptation)."""
-    fields = {f.column: f for f in model._meta.concrete_fields}
+def _preparer(model, columns: Sequence[str]):
+    """A function turning a record into the values the database driver takes (Django's own adaptation)."""
     if connection.vendor == "postgresql":
-        return [_same] * len(columns)  # psycopg adapts UUID, Decimal, dates and aware datetimes itself
+        return _same  # psycopg adapts UUID, Decimal, dates and aware datetimes itself
+    fields = {f.column: f for f in model._meta.concrete_fields}
     adapters = []
-    for column in columns:
+    for index, column in enumerate(columns):
         field = fields[column]
         kind = field.target_field.get_internal_type() if field.is_relation else field.get_internal_type()
         if kind in ("CharField", "TextField", "BooleanField", "DecimalField", "DateField"):
-            adapters.append(_same)  # the driver (with Django's registered adapters) takes these as they are
-        elif kind == "UUIDField" and connection.vendor == "sqlite":
-            adapters.append(_uuid_hex)  # what UUIDField.get_db_prep_value stores without a native uuid type
+            continue  # the driver (with Django's registered adapters) takes these as they are
+        if kind == "UUIDField" and connection.vendor == "sqlite":
+            adapters.append((index, _uuid_hex))  # what UUIDField stores without a native uuid type
         elif kind == "DateTimeField":
-            adapters.append(connection.ops.adapt_datetimefield_value)
+            adapters.append((index, functools.lru_cache(maxsize=1024)(connection.ops.adapt_datetimefield_value)))
         else:
-            adapters.append(lambda value, field=field: field.get_db_prep_save(value, connection))
-    return adapters
+            adapters.append((index, lambda value, field=field: field.get_db_prep_save(value, connection)))
 
+    def prepare(record):
+        values = list(record)
+        for index, adapt in adapters:
+            values[index] = adapt(values[index])
+        return values
 
-def _uuid_hex(value):
-    return None if value is None else value.hex
+    return prepare
 
 
 def _same(value):
     return value
+
+
+def _uuid_hex(value):
+    return None if value is None else value.hex
 
 
 # --- holdings -------------------------------------------------------------------
