@@ -13,15 +13,10 @@ per row of the account being applied.
 
 from __future__ import annotations
 
-import functools
-import pickle
-import tempfile
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import IO
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import BooleanField
@@ -31,35 +26,20 @@ from providers.base import (
     AccountData,
     HoldingData,
     HoldingsResult,
-    TransactionData,
     TransactionsResult,
 )
+from sync.bulk import BATCH_SIZE, bulk_insert, bulk_update
 from sync.errors import ProviderBadResponse
 from sync.models import Account, BalanceSnapshot, Connection, Holding, Transaction
+from sync.normalize import TRANSACTION_SYNCED_FIELDS, currency, money, quantity
 from sync.results import Counts
+from sync.spool import TransactionSpool, spool_transactions
 
-BATCH_SIZE = 1000
 ID_CHUNK = 5000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
 APPLY_BATCH = 5000  # transactions read from the spool, looked up and written together
 ARRAY_CHUNK = 20000  # ids per `= ANY(array)` lookup on PostgreSQL (one parameter)
 PENDING_MATCH_DAYS = 7  # a vanished pending row matches a posted one this close in date
-MONEY_STEP = Decimal("0.0001")
-QUANTITY_STEP = Decimal("0.00000001")
-MONEY_LIMIT = Decimal(10) ** 15  # Decimal(19, 4)
-QUANTITY_LIMIT = Decimal(10) ** 16  # Decimal(24, 8)
 
-TRANSACTION_SYNCED_FIELDS = (
-    "posted_date",
-    "transacted_at",
-    "amount",
-    "currency",
-    "description",
-    "payee",
-    "provider_category",
-    "status",
-    "is_removed",
-    "removed_at",
-)
 ACCOUNT_SYNCED_FIELDS = (
     "name",
     "type",
@@ -83,33 +63,6 @@ HOLDING_SYNCED_FIELDS = (
     "as_of",
     "is_active",
 )
-
-
-def _decimal(value, step: Decimal, limit: Decimal, what: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        number = Decimal(value).quantize(step)
-    except (InvalidOperation, TypeError, ValueError):
-        raise ProviderBadResponse(f"{what} is not a number") from None
-    if not number.is_finite() or abs(number) >= limit:
-        raise ProviderBadResponse(f"{what} is out of range")
-    return number
-
-
-def money(value, what: str) -> Decimal | None:
-    return _decimal(value, MONEY_STEP, MONEY_LIMIT, what)
-
-
-def quantity(value, what: str) -> Decimal | None:
-    return _decimal(value, QUANTITY_STEP, QUANTITY_LIMIT, what)
-
-
-def currency(value: str, what: str) -> str:
-    code = (value or "").strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        raise ProviderBadResponse(f"{what} has an invalid currency code")
-    return code
 
 
 def _assign(obj, values: dict) -> bool:
@@ -201,24 +154,6 @@ def upsert_accounts(
 
 
 # --- transactions ---------------------------------------------------------------
-
-
-def _transaction_values(data: TransactionData) -> dict:
-    what = f"transaction {data.provider_transaction_id}"
-    if not isinstance(data.posted_date, date):
-        raise ProviderBadResponse(f"{what} has no date")
-    return {
-        "posted_date": data.posted_date,
-        "transacted_at": data.transacted_at,
-        "amount": money(data.amount, f"{what} amount"),
-        "currency": currency(data.currency, what),
-        "description": data.description or "",
-        "payee": (data.payee or "")[:255],
-        "provider_category": (data.category or "")[:255],
-        "status": Transaction.Status.PENDING if data.pending else Transaction.Status.POSTED,
-        "is_removed": False,
-        "removed_at": None,
-    }
 
 
 class _Row:
@@ -316,82 +251,6 @@ def _link(posted: _Row, pending: _Row, now: datetime, counts: Counts, updated: d
     posted.category = posted.category or pending.category
     posted.notes = posted.notes or pending.notes
     _remove(pending, now, counts, updated)
-
-
-class TransactionSpool:
-    """Fetched transactions kept on disk, one temporary file per account, until the data transaction applies them.
-
-    The handler fills it outside any transaction from the provider's pages
-    (`add`), then `apply_spooled_transactions` streams it in batches, so a sync
-    holds a bounded number of rows in memory (plus one id per row of an account).
-    Rows are validated and quantized as they are spooled.
-    """
-
-    def __init__(self) -> None:
-        self._files: dict[str, IO[bytes]] = {}
-        self._first_ids: dict[str, str] = {}
-        self.removed: dict[str, list[str]] = defaultdict(list)
-        self.accounts: dict[str, AccountData] = {}
-        self.accounts_covered: list[str] = []
-        self.next_cursor: str | None = None
-        self.warnings: list[str] = []
-
-    def add(self, page: TransactionsResult) -> None:
-        """Spool one page; `accounts_covered` and `next_cursor` are the last page's (see Provider)."""
-        by_account: dict[str, list[tuple]] = defaultdict(list)
-        for data in page.transactions:
-            by_account[data.provider_account_id].append(
-                (data.provider_transaction_id, _transaction_row(data), data.pending, data.pending_transaction_id)
-            )
-        for account_id, items in by_account.items():
-            if account_id not in self._files:
-                self._files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
-                self._first_ids[account_id] = items[0][0]
-            pickle.dump(items, self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
-        for item in page.removed:
-            self.removed[item.provider_account_id].append(item.provider_transaction_id)
-        for account in page.accounts:
-            self.accounts[account.provider_account_id] = account
-        self.accounts_covered = list(page.accounts_covered)
-        self.next_cursor = page.next_cursor
-        self.warnings += [w for w in page.warnings if w not in self.warnings]
-
-    def account_ids(self) -> set[str]:
-        """Accounts that have spooled transactions."""
-        return set(self._files)
-
-    def first_id(self, account_id: str) -> str:
-        return self._first_ids[account_id]
-
-    def rows(self, account_id: str) -> Iterator[tuple]:
-        """(provider id, values, pending, pending_transaction_id) of an account, in the order spooled."""
-        spool = self._files.get(account_id)
-        if spool is None:
-            return
-        spool.seek(0)
-        while True:
-            try:
-                items = pickle.load(spool)  # noqa: S301 - our own temporary file
-            except EOFError:
-                return
-            yield from items
-
-    def close(self) -> None:
-        for spool in self._files.values():
-            spool.close()
-        self._files.clear()
-
-
-def spool_transactions(pages: Iterable[TransactionsResult]) -> TransactionSpool:
-    """Spool a provider's pages; the spool is closed if fetching fails."""
-    spool = TransactionSpool()
-    try:
-        for page in pages:
-            spool.add(page)
-    except BaseException:
-        spool.close()
-        raise
-    return spool
 
 
 def apply_transactions(
@@ -553,16 +412,11 @@ def _apply_account_transactions(
 
     # Every row is already stored: write what the links and removals changed.
     _update_transactions(list(updated.values()), now)
-    _bulk_update(
+    bulk_update(
         Transaction,
         ("id", "replaces_id", "category", "notes"),
         [(row.pk, row.replaces_id, row.category, row.notes) for row in relinked],
     )
-
-
-def _transaction_row(data: TransactionData) -> tuple:
-    values = _transaction_values(data)
-    return tuple(values[name] for name in TRANSACTION_SYNCED_FIELDS)
 
 
 def _insert_transactions(account: Account, rows: list[_Row], now: datetime) -> None:
@@ -570,92 +424,12 @@ def _insert_transactions(account: Account, rows: list[_Row], now: datetime) -> N
         (row.pk, now, now, account.pk, row.provider_id, *row.values, row.category, row.notes, row.replaces_id)
         for row in rows
     ]
-    _bulk_insert(Transaction, TRANSACTION_COLUMNS, records)
+    bulk_insert(Transaction, TRANSACTION_COLUMNS, records)
 
 
 def _update_transactions(rows: list[_Row], now: datetime) -> None:
     records = [(row.pk, *row.values, now) for row in rows]
-    _bulk_update(Transaction, ("id", *TRANSACTION_SYNCED_FIELDS, "updated_at"), records)
-
-
-# --- bulk writes without model instances --------------------------------------------
-
-
-def _bulk_insert(model, columns: Sequence[str], records: list[tuple]) -> None:
-    """Insert plain tuples: PostgreSQL COPY straight into the table, elsewhere executemany in batches.
-
-    The caller has read the existing rows inside the same transaction, under
-    the connection's sync claim, so these keys are new.
-    """
-    if not records:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The raw psycopg cursor: wrap its errors into Django's (IntegrityError, DataError) ourselves.
-            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for record in records:
-                    copy.write_row(record)
-            return
-        prepare = _preparer(model, columns)
-        placeholders = ", ".join(["%s"] * len(columns))
-        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 - names from the model
-        for start in range(0, len(records), BATCH_SIZE):
-            cursor.executemany(sql, [prepare(record) for record in records[start : start + BATCH_SIZE]])
-
-
-def _bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
-    """UPDATE rows by primary key: each record is (pk, *values of columns[1:])."""
-    if not records:
-        return
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    assignments = ", ".join(f"{qn(c)} = %s" for c in columns[1:])
-    sql = f"UPDATE {table} SET {assignments} WHERE {qn(columns[0])} = %s"  # noqa: S608 - names from the model
-    prepare = _preparer(model, columns)
-    with connection.cursor() as cursor:
-        for start in range(0, len(records), BATCH_SIZE):
-            params = []
-            for record in records[start : start + BATCH_SIZE]:
-                values = prepare(record)
-                params.append((*values[1:], values[0]))
-            cursor.executemany(sql, params)
-
-
-def _preparer(model, columns: Sequence[str]):
-    """A function turning a record into the values the database driver takes (Django's own adaptation)."""
-    if connection.vendor == "postgresql":
-        return _same  # psycopg adapts UUID, Decimal, dates and aware datetimes itself
-    fields = {f.column: f for f in model._meta.concrete_fields}
-    adapters = []
-    for index, column in enumerate(columns):
-        field = fields[column]
-        kind = field.target_field.get_internal_type() if field.is_relation else field.get_internal_type()
-        if kind in ("CharField", "TextField", "BooleanField", "DecimalField", "DateField"):
-            continue  # the driver (with Django's registered adapters) takes these as they are
-        if kind == "UUIDField" and connection.vendor == "sqlite":
-            adapters.append((index, _uuid_hex))  # what UUIDField stores without a native uuid type
-        elif kind == "DateTimeField":
-            adapters.append((index, functools.lru_cache(maxsize=1024)(connection.ops.adapt_datetimefield_value)))
-        else:
-            adapters.append((index, lambda value, field=field: field.get_db_prep_save(value, connection)))
-
-    def prepare(record):
-        values = list(record)
-        for index, adapt in adapters:
-            values[index] = adapt(values[index])
-        return values
-
-    return prepare
-
-
-def _same(value):
-    return value
-
-
-def _uuid_hex(value):
-    return None if value is None else value.hex
+    bulk_update(Transaction, ("id", *TRANSACTION_SYNCED_FIELDS, "updated_at"), records)
 
 
 # --- holdings -------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sync.errors import (
 from sync.models import Account, Connection, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
 from sync.runs import Attempt
+from sync.spool import spool_transactions
 
 logger = logging.getLogger("finsync.sync")
 
@@ -94,7 +95,7 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
         account_ids = None if cursor_mode or account is None else [account.provider_account_id]
         # Pages go to a spool on disk as they arrive, so memory stays bounded
         # however many rows the provider sends; the data transaction streams it.
-        fetched = apply.spool_transactions(
+        fetched = spool_transactions(
             provider.iter_transaction_pages(
                 start=attempt.window_start,
                 end=attempt.window_end,
