@@ -106,6 +106,12 @@ class TransactionsResult:
     accounts: list[AccountData] = field(default_factory=list)
     next_cursor: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # A page from `iter_transaction_pages` with `restart` set starts the update
+    # over: the consumer discards every earlier page of the same call (rows,
+    # removals, accounts, warnings, cursor) before taking this page's content.
+    # A cursor provider sets it when the provider's data changed mid-pagination
+    # and it fetches again from the cursor it started with (Plaid).
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,9 +187,12 @@ class Provider:
         """`fetch_transactions` as pages, so that a sync need not hold every row at once.
 
         Pages apply in order: a later page's version of a transaction wins, except
-        that a pending version never replaces a posted one; `accounts` and
-        `warnings` accumulate; `accounts_covered` and `next_cursor` are the last
-        page's. The default is `fetch_transactions`' whole result as one page.
+        that a pending version never replaces a posted one; a removal drops the
+        versions of that id from earlier pages and its own page, and a version on
+        a later page undoes the removal; `accounts` and `warnings` accumulate;
+        `accounts_covered` and `next_cursor` are the last page's. A page with
+        `restart` set discards every page before it (see TransactionsResult).
+        The default is `fetch_transactions`' whole result as one page.
         """
         yield self.fetch_transactions(start=start, end=end, account_ids=account_ids, cursor=cursor)
 

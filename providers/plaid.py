@@ -1,9 +1,11 @@
 """The `plaid` provider: Plaid's API (version 2020-09-14) with an Item's access token.
 
 `/accounts/get` for accounts, `/transactions/sync` by cursor for transactions
-(added and modified rows, removed ids, the next cursor; the whole pagination
-loop restarts from the starting cursor when Plaid reports a mutation during
-pagination), `/investments/holdings/get` joined to its securities for holdings.
+(added and modified rows, removed ids, the next cursor), streamed one page per
+call; the whole pagination loop restarts from the starting cursor when Plaid
+reports a mutation during pagination, and the first page of the new pass says
+`restart` so that the pages already handed over are discarded;
+`/investments/holdings/get` joined to its securities for holdings.
 
 Plaid's amounts are positive for money out: they are negated here, so that a
 positive amount means money into the account as everywhere else in FinSync.
@@ -15,7 +17,8 @@ encrypted credential. None of them appears in a message or a log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -242,20 +245,57 @@ class PlaidProvider(Provider):
         )
 
     def fetch_transactions(self, *, start=None, end=None, account_ids=None, cursor=None) -> TransactionsResult:
+        """Every page of `iter_transaction_pages` in one result (the update since `cursor`)."""
+        changed: dict[str, TransactionData] = {}
+        removed: dict[str, RemovedTransaction] = {}
+        accounts: dict[str, AccountData] = {}
+        next_cursor = None
+        for page in self.iter_transaction_pages(start=start, end=end, account_ids=account_ids, cursor=cursor):
+            if page.restart:
+                changed.clear()
+                removed.clear()
+                accounts.clear()
+            for data in page.transactions:
+                removed.pop(data.provider_transaction_id, None)
+                changed[data.provider_transaction_id] = data
+            for item in page.removed:
+                changed.pop(item.provider_transaction_id, None)
+                removed[item.provider_transaction_id] = item
+            accounts.update((a.provider_account_id, a) for a in page.accounts)
+            next_cursor = page.next_cursor
+        return TransactionsResult(
+            transactions=list(changed.values()),
+            removed=list(removed.values()),
+            accounts_covered=list(accounts),
+            accounts=list(accounts.values()),
+            next_cursor=next_cursor,
+        )
+
+    def iter_transaction_pages(self, *, start=None, end=None, account_ids=None, cursor=None):
+        """One page per `/transactions/sync` call, as it arrives.
+
+        When Plaid reports a mutation during pagination, the update is fetched
+        again from the starting cursor (at most MUTATION_RESTARTS tries) and the
+        first page handed over after that carries `restart`, so that the consumer
+        drops the pages of the abandoned pass.
+        """
         first_cursor = cursor or ""
+        handed_over = False  # pages of this update are with the consumer
         for _ in range(MUTATION_RESTARTS):
+            restart = handed_over  # ... from an abandoned pass: the next page replaces them
             try:
-                return self._sync_from(first_cursor)
+                for page in self._pages_from(first_cursor):
+                    yield replace(page, restart=True) if restart else page
+                    handed_over, restart = True, False
+                return
             except _MutationDuringPagination:
                 logger.info("Plaid data changed during pagination; restarting from the first cursor")
         raise ProviderUnavailable(
             f"Plaid's transactions kept changing during pagination ({MUTATION_RESTARTS} tries); retry later"
         )
 
-    def _sync_from(self, first_cursor: str) -> TransactionsResult:
-        changed: dict[str, TransactionData] = {}
-        removed: dict[str, RemovedTransaction] = {}
-        accounts: dict[str, AccountData] = {}
+    def _pages_from(self, first_cursor: str) -> Iterator[TransactionsResult]:
+        """The pages of one pass from `first_cursor`, each mapped on its own."""
         cursor = first_cursor
         for page in range(max_pages()):
             request = {"count": PAGE_SIZE}
@@ -263,15 +303,17 @@ class PlaidProvider(Provider):
                 request["cursor"] = cursor
             body = self._post("/transactions/sync", request)
             where = f"page {page + 1}"
+            accounts: dict[str, AccountData] = {}
             for i, raw in enumerate(p.as_list(p.field(body, "accounts", where), f"{where}.accounts")):
                 account = self._account(p.as_object(raw, f"{where}.accounts[{i}]"), f"{where}.accounts[{i}]")
                 accounts[account.provider_account_id] = account
+            changed: dict[str, TransactionData] = {}
             for key in ("added", "modified"):
                 for i, raw in enumerate(p.as_list(p.field(body, key, where), f"{where}.{key}")):
                     path = f"{where}.{key}[{i}]"
                     data = self._transaction(p.as_object(raw, path), path)
-                    removed.pop(data.provider_transaction_id, None)
                     changed[data.provider_transaction_id] = data
+            removed: dict[str, RemovedTransaction] = {}
             for i, raw in enumerate(p.as_list(p.field(body, "removed", where), f"{where}.removed")):
                 path = f"{where}.removed[{i}]"
                 item = p.as_object(raw, path)
@@ -285,18 +327,19 @@ class PlaidProvider(Provider):
                     provider_transaction_id=transaction_id,
                 )
             cursor = p.as_str(p.field(body, "next_cursor", where), f"{where}.next_cursor", nullable=True)
-            if not p.as_bool(p.field(body, "has_more", where), f"{where}.has_more"):
-                break
-        else:
-            raise ProviderUnavailable(f"Plaid had more than {max_pages()} pages of changes; sync again to continue")
-        return TransactionsResult(
-            transactions=list(changed.values()),
-            removed=list(removed.values()),
-            accounts_covered=list(accounts),
-            accounts=list(accounts.values()),
-            # "" means Plaid has nothing yet: keep the stored cursor.
-            next_cursor=cursor or None,
-        )
+            has_more = p.as_bool(p.field(body, "has_more", where), f"{where}.has_more")
+            del body  # the raw page goes before the next request
+            yield TransactionsResult(
+                transactions=list(changed.values()),
+                removed=list(removed.values()),
+                accounts_covered=list(accounts),
+                accounts=list(accounts.values()),
+                # "" means Plaid has nothing yet: keep the stored cursor.
+                next_cursor=cursor or None,
+            )
+            if not has_more:
+                return
+        raise ProviderUnavailable(f"Plaid had more than {max_pages()} pages of changes; sync again to continue")
 
     def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
         try:

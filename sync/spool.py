@@ -18,12 +18,23 @@ class TransactionSpool:
     The handler fills it outside any transaction from the provider's pages
     (`add`), then `apply_spooled_transactions` streams it in batches, so a sync
     holds a bounded number of rows in memory (plus one id per row of an account).
-    Rows are validated and quantized as they are spooled.
+    Rows are validated and quantized as they are spooled. Pages follow
+    `Provider.iter_transaction_pages`' rules: a removal hides the versions of its
+    id spooled up to its page, a later version takes the id back from `removed`,
+    and a `restart` page discards everything spooled before it.
     """
 
     def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
+        """An empty spool (again, after a restart)."""
         self._files: dict[str, IO[bytes]] = {}
         self._first_ids: dict[str, str] = {}
+        self._page = 0
+        # (account, removed id) -> page of the removal: a removal drops the versions
+        # spooled on that page and before it; a version on a later page undoes it.
+        self._removed_at: dict[tuple[str, str], int] = {}
         self.removed: dict[str, list[str]] = defaultdict(list)
         self.accounts: dict[str, AccountData] = {}
         self.accounts_covered: list[str] = []
@@ -31,19 +42,32 @@ class TransactionSpool:
         self.warnings: list[str] = []
 
     def add(self, page: TransactionsResult) -> None:
-        """Spool one page; `accounts_covered` and `next_cursor` are the last page's (see Provider)."""
+        """Spool one page; `accounts_covered` and `next_cursor` are the last page's (see Provider).
+
+        A page with `restart` set first discards everything spooled so far.
+        """
+        if page.restart:
+            self.close()
+            self._start()
+        self._page += 1
         by_account: dict[str, list[tuple]] = defaultdict(list)
         for data in page.transactions:
-            by_account[data.provider_account_id].append(
-                (data.provider_transaction_id, transaction_row(data), data.pending, data.pending_transaction_id)
+            provider_id, account_id = data.provider_transaction_id, data.provider_account_id
+            if self._removed_at.pop((account_id, provider_id), None) is not None:  # removed earlier, back now
+                self.removed[account_id].remove(provider_id)
+            by_account[account_id].append(
+                (provider_id, transaction_row(data), data.pending, data.pending_transaction_id)
             )
         for account_id, items in by_account.items():
             if account_id not in self._files:
                 self._files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
                 self._first_ids[account_id] = items[0][0]
-            pickle.dump(items, self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((self._page, items), self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
         for item in page.removed:
-            self.removed[item.provider_account_id].append(item.provider_transaction_id)
+            key = (item.provider_account_id, item.provider_transaction_id)
+            if key not in self._removed_at:
+                self.removed[item.provider_account_id].append(item.provider_transaction_id)
+            self._removed_at[key] = self._page
         for account in page.accounts:
             self.accounts[account.provider_account_id] = account
         self.accounts_covered = list(page.accounts_covered)
@@ -63,12 +87,18 @@ class TransactionSpool:
         if spool is None:
             return
         spool.seek(0)
+        removed_at = {i: page for (a, i), page in self._removed_at.items() if a == account_id}
         while True:
             try:
-                items = pickle.load(spool)  # noqa: S301 - our own temporary file
+                page, items = pickle.load(spool)  # noqa: S301 - our own temporary file
             except EOFError:
                 return
-            yield from items
+            if not removed_at:
+                yield from items
+                continue
+            for item in items:
+                if removed_at.get(item[0], 0) < page:
+                    yield item
 
     def close(self) -> None:
         for spool in self._files.values():

@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import pytest
 from django.core.management import CommandError, call_command
 
+from providers.plaid import PlaidProvider
 from sync.batch import sync_connection
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import (
@@ -152,6 +153,109 @@ def test_cursor_restart_on_mutation_during_pagination(plaid_connection, user, pl
     assert Transaction.objects.filter(provider_transaction_id="tx-late").exists()
     mutation_errors = [b for path, status, b in plaid_fake.responses if b.get("error_code") == MUTATION]
     assert len(mutation_errors) == 1
+
+
+def _provider_truth(item) -> dict[str, Decimal]:
+    """What the Item's event log leaves: transaction id -> FinSync amount."""
+    truth: dict[str, Decimal] = {}
+    for kind, data in item.events:
+        if kind == "removed":
+            truth.pop(data["transaction_id"], None)
+        else:
+            truth[data["transaction_id"]] = -Decimal(str(data["amount"])).quantize(Decimal("0.01"))
+    return truth
+
+
+def _stored_truth() -> dict[str, Decimal]:
+    return dict(Transaction.objects.filter(is_removed=False).values_list("provider_transaction_id", "amount"))
+
+
+def _mutation_on_page_2_of_3(item, plaid_fake):
+    """Three pages of two events; the request for page 2 answers MUTATION after changing page 1's rows."""
+    item.add(transaction("tx-7", "acc-chk", 7, date(2026, 6, 1), "Shop 7"))
+    item.add(transaction("tx-8", "acc-cc", 8, date(2026, 6, 2), "Shop 8"))
+    item.modify(transaction("tx-2", "acc-chk", 13.75, date(2026, 5, 3), "Blue Bottle Coffee"))
+    item.add(transaction("tx-9", "acc-chk", 9, date(2026, 6, 3), "Shop 9"))
+    item.remove("tx-4", "acc-cc")
+    plaid_fake.page_size = 2
+    item.pending_mutation = [
+        ("modified", transaction("tx-7", "acc-chk", 70, date(2026, 6, 1), "Shop 7 corrected")),
+        ("removed", {"transaction_id": "tx-8", "account_id": "acc-cc"}),
+        ("added", transaction("tx-late", "acc-cc", 1.5, date(2026, 6, 2), "Late")),
+    ]
+
+
+def test_mutation_on_page_2_of_3_discards_the_pages_handed_over(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    item = plaid_fake.items[PLAID_TOKEN]
+    _mutation_on_page_2_of_3(item, plaid_fake)
+    requests_before = len(plaid_fake.sync_requests())
+
+    result = _sync_transactions(plaid_connection, user)
+    # Pass 1 spooled tx-7 and tx-8 (page 1), then was abandoned; pass 2 brought
+    # tx-7's correction and tx-8's removal on later pages (4 pages of 2 events).
+    assert (result.created, result.updated, result.removed) == (3, 1, 1)  # tx-7, tx-9, tx-late; tx-2; tx-4
+    assert _stored_truth() == _provider_truth(item)
+    assert not Transaction.objects.filter(provider_transaction_id="tx-8").exists()
+    assert Transaction.objects.filter(provider_transaction_id="tx-7").count() == 1
+    assert len(plaid_fake.sync_requests()) - requests_before == 2 + 4
+    last_cursor = [b for path, status, b in plaid_fake.responses if path == "/transactions/sync"][-1]["next_cursor"]
+    assert Connection.objects.get(pk=plaid_connection.pk).cursor == last_cursor
+
+    again = _sync_transactions(plaid_connection, user)
+    assert (again.created, again.updated, again.removed) == (0, 0, 0)
+    assert _stored_truth() == _provider_truth(item)
+
+
+def test_restart_page_is_handed_over_once(plaid_server, plaid_fake):
+    """The stream itself: the first page after the abandoned pass carries `restart`, no other does."""
+    item = plaid_fake.items[PLAID_TOKEN]
+    _mutation_on_page_2_of_3(item, plaid_fake)
+    plaid_fake.page_size = 3  # from the start of the log: 13 events once the mutation is in
+    provider = PlaidProvider(credentials={"access_token": PLAID_TOKEN}, config={})
+    try:
+        pages = list(provider.iter_transaction_pages(start=None, end=None))
+    finally:
+        provider.close()
+    assert [page.restart for page in pages] == [False, True, False, False, False, False]
+    assert [len(page.transactions) + len(page.removed) for page in pages] == [3, 3, 3, 3, 3, 1]
+    assert provider.fetch_transactions(cursor=None).next_cursor == pages[-1].next_cursor
+    merged = {t.provider_transaction_id for page in pages[1:] for t in page.transactions} - {
+        r.provider_transaction_id for page in pages[1:] for r in page.removed
+    }
+    assert merged == set(_provider_truth(item))
+
+
+def test_mutation_after_page_1_that_never_settles_fails_cleanly(plaid_connection, user, plaid_fake):
+    _sync_all(plaid_connection, user)
+    before = data_snapshot()
+    cursor = Connection.objects.get(pk=plaid_connection.pk).cursor
+    item = plaid_fake.items[PLAID_TOKEN]
+    for n in range(7, 11):
+        item.add(transaction(f"tx-{n}", "acc-chk", n, date(2026, 6, 1), f"Shop {n}"))
+    plaid_fake.page_size = 2
+    for _ in range(3):  # every pass hands over page 1, then page 2 answers MUTATION
+        plaid_fake.fail_next(plaid_error("TRANSACTIONS_ERROR", MUTATION), path="/transactions/sync", after=1)
+    with pytest.raises(ProviderUnavailable, match="kept changing"):
+        _sync_transactions(plaid_connection, user)
+    _assert_failed_cleanly(before, "provider_unavailable")
+    assert Connection.objects.get(pk=plaid_connection.pk).cursor == cursor
+    assert len(plaid_fake.sync_requests()) == 1 + 3 * 2
+
+
+def test_removed_on_a_later_page_than_added(plaid_connection, user, plaid_fake):
+    """Page order decides: added then removed leaves nothing; removed then added back keeps the row."""
+    _sync_all(plaid_connection, user)
+    item = plaid_fake.items[PLAID_TOKEN]
+    item.add(transaction("tx-gone", "acc-chk", 4, date(2026, 6, 1), "Gone"))
+    item.remove("tx-3", "acc-cc")
+    item.remove("tx-gone", "acc-chk")
+    item.add(transaction("tx-3", "acc-cc", 90, date(2026, 5, 10), "Hardware Depot again"))
+    plaid_fake.page_size = 1
+    _sync_transactions(plaid_connection, user)
+    assert _stored_truth() == _provider_truth(item)
+    assert not Transaction.objects.filter(provider_transaction_id="tx-gone").exists()
+    assert Transaction.objects.get(provider_transaction_id="tx-3").amount == Decimal(-90)
 
 
 def test_mutation_that_never_settles_fails_cleanly(plaid_connection, user, plaid_fake):
