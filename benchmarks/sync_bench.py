@@ -3,9 +3,14 @@
     .venv/bin/python benchmarks/sync_bench.py                 # 10 accounts x 10,000 rows, PostgreSQL and SQLite
     .venv/bin/python benchmarks/sync_bench.py --quick         # a small smoke run
     .venv/bin/python benchmarks/sync_bench.py --accounts 10 --per-account 100000 --databases postgres
+    .venv/bin/python benchmarks/sync_bench.py --providers plaid --databases postgres
 
-A loopback SimpleFIN fake (tests.fakes) serves N accounts x M transactions over a
-730-day window, plus holdings. For each database the run makes a fresh database
+A loopback fake (tests.fakes) serves N accounts x M transactions over a 730-day
+window, plus holdings, for each provider of `--providers` (both by default):
+SimpleFIN (a window provider: every sync resends the whole window) and Plaid
+(a cursor provider: `/transactions/sync` pages of 500 with only what changed
+since the stored cursor; benchmarks/plaid_data.py). For each database and
+provider the run makes a fresh database
 (PostgreSQL: a scratch database on the server of scripts/start-postgres.sh,
 dropped afterwards; SQLite: a temporary file), migrates it, and runs every
 scenario in a fresh subprocess so that its peak RSS (the child's own
@@ -13,12 +18,15 @@ scenario in a fresh subprocess so that its peak RSS (the child's own
 the parent's high-water mark across fork + exec into it, and the parent holds the fake's data.
 
 - initial: the first transactions sync, end to end (HTTP, parse, apply);
-- unchanged: a re-sync with nothing changed (best of 3);
-- changed: a re-sync after 1% of the rows were modified and 1% are new (best of 3, a new change each time);
+- unchanged: a re-sync with nothing changed (best of 3); Plaid's cursor then returns no rows;
+- changed: a re-sync after 1% of the rows were modified and 1% are new (best of 3, a new change each time;
+  Plaid sends them as `modified` and `added` through the cursor);
 - naive: per-row `update_or_create` of the same rows into an empty account (a sample, extrapolated);
 - floor: the same rows as pre-built tuples, no HTTP and no ORM: on PostgreSQL psycopg COPY into a temporary
   table and one INSERT ... ON CONFLICT DO UPDATE ... WHERE ... IS DISTINCT FROM ...; on SQLite one executemany
   INSERT ... ON CONFLICT DO UPDATE ... WHERE. Run twice: into an empty account, then again (nothing changes).
+  The baselines do not depend on the provider: they run once per database, in a database of their own, and
+  every provider's ratios use them.
 
 Queries are counted with `connection.execute_wrapper` (every statement Django
 sends, as CaptureQueriesContext would count them, without recording the SQL
@@ -50,6 +58,7 @@ USERNAME = "bench"
 CONNECTION_NAME = "Benchmark bank"
 HOLDINGS_PER_ACCOUNT = 50
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+PROVIDERS = {"simplefin": "SimpleFIN", "plaid": "Plaid"}
 
 
 # --- the data (the fake serves it; the baselines rebuild the same rows) -----------------
@@ -81,7 +90,11 @@ def change_rows(n_accounts: int, per_account: int, round_no: int, days: int = DA
             yield (account_id, f"n{round_no}-{k:06d}", day, f"-{k % 300}.{round_no:02d}", f"New {k}", "Shop", False)
 
 
-def build_fake(n_accounts: int, per_account: int):
+def build_fake(provider: str, n_accounts: int, per_account: int):
+    if provider == "plaid":
+        from benchmarks import plaid_data
+
+        return plaid_data.build_fake(n_accounts, account_ids(n_accounts), base_rows(n_accounts, per_account))
     from tests.fakes.simplefin import SimpleFINFake
 
     fake = SimpleFINFake()
@@ -103,6 +116,15 @@ def build_fake(n_accounts: int, per_account: int):
         fake.add_account(account_id, f"Account {index}", balance="1000.00", holdings=holdings)
     add_rows(fake, base_rows(n_accounts, per_account))
     return fake
+
+
+def add_changes(provider: str, fake, rows) -> None:
+    if provider == "plaid":
+        from benchmarks import plaid_data
+
+        plaid_data.add_changes(fake, rows)
+    else:
+        add_rows(fake, rows)
 
 
 def add_rows(fake, rows) -> None:
@@ -192,16 +214,16 @@ def child(args) -> dict:
     user, _ = User.objects.get_or_create(username=USERNAME)
     bank = Connection.objects.filter(owner=user, name=CONNECTION_NAME).first()
     if bank is None:
-        from tests.fakes.simplefin import SimpleFINFake
+        if args.provider == "plaid":
+            from benchmarks.plaid_data import ACCESS_TOKEN
 
-        access_url = SimpleFINFake().access_url(args.server)
+            options = {"access_token": ACCESS_TOKEN}
+        else:
+            from tests.fakes.simplefin import SimpleFINFake
+
+            options = {"access_url": SimpleFINFake().access_url(args.server)}
         bank = create_connection(
-            owner=user,
-            provider="simplefin",
-            name=CONNECTION_NAME,
-            options={"access_url": access_url},
-            actor=user,
-            source="cli",
+            owner=user, provider=args.provider, name=CONNECTION_NAME, options=options, actor=user, source="cli"
         )
         _sync("accounts", connection_id=bank.pk, user_id=user.pk)
     start = END - timedelta(days=DAYS - 1)
@@ -293,16 +315,23 @@ class Database:
                 Path(self._file + suffix).unlink(missing_ok=True)
 
 
-def _child_env(db_url: str) -> dict:
+def _child_env(db_url: str, server_url: str = "") -> dict:
     from cryptography.fernet import Fernet
 
+    from tests.fakes.plaid import PlaidFake
+
+    plaid = PlaidFake()
     env = dict(os.environ)
     env.update(
         DATABASE_URL=db_url,
         DJANGO_SETTINGS_MODULE="finsync_project.settings",
         FINSYNC_ALLOW_HTTP_PROVIDERS="1",
         FINSYNC_HTTP_READ_TIMEOUT="300",
+        FINSYNC_HTTP_MAX_PAGES="100000",  # Plaid: 2,000 pages of 500 at 1,000,000 rows
         FINSYNC_MAX_SYNC_DAYS=str(DAYS),
+        PLAID_BASE_URL=server_url or "http://127.0.0.1:9",
+        PLAID_CLIENT_ID=plaid.client_id,
+        PLAID_SECRET=plaid.secret,
         PYTHONPATH=str(ROOT),
     )
     env.setdefault("FINSYNC_ENCRYPTION_KEYS", _KEY.setdefault("key", Fernet.generate_key().decode()))
@@ -312,12 +341,14 @@ def _child_env(db_url: str) -> dict:
 _KEY: dict = {}
 
 
-def run_child(args, db: Database, scenario: str, server_url: str) -> dict:
+def run_child(args, db: Database, scenario: str, server_url: str, provider: str = "simplefin") -> dict:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
         "--child",
         scenario,
+        "--provider",
+        provider,
         "--db",
         db.url,
         "--server",
@@ -329,10 +360,10 @@ def run_child(args, db: Database, scenario: str, server_url: str) -> dict:
         "--naive-sample",
         str(args.naive_sample),
     ]
-    done = subprocess.run(command, env=_child_env(db.url), cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, env=_child_env(db.url, server_url), cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"scenario {scenario} on {db.vendor} failed")
+        raise SystemExit(f"scenario {scenario} ({provider}) on {db.vendor} failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -341,27 +372,35 @@ def best(results: list[dict]) -> dict:
 
 
 def bench_database(args, vendor: str) -> dict:
+    """Every provider's scenarios, each provider in a fresh database, then the baselines in one of their own."""
     from tests.fakes.server import LiveServer
 
     rows = args.accounts * args.per_account
     repeats = 1 if args.quick else args.repeats
-    fake = build_fake(args.accounts, args.per_account)
-    out: dict = {"vendor": vendor, "rows": rows}
-    with LiveServer(fake) as server, Database(vendor) as db:
-        say(f"[{vendor}] initial sync of {rows:,} rows")
-        out["initial"] = run_child(args, db, "initial", server.url)
-        say(f"[{vendor}] unchanged re-sync x{repeats}")
-        out["unchanged"] = best([run_child(args, db, "unchanged", server.url) for _ in range(repeats)])
-        changed = []
-        for round_no in range(1, repeats + 1):
-            add_rows(fake, change_rows(args.accounts, args.per_account, round_no))
-            say(f"[{vendor}] re-sync with 1% modified and 1% new, round {round_no}")
-            changed.append(run_child(args, db, "changed", server.url))
-        out["changed"] = best(changed)
-        say(f"[{vendor}] naive per-row update_or_create, sample of {min(args.naive_sample, rows):,}")
-        out["naive"] = run_child(args, db, "naive", server.url)
-        say(f"[{vendor}] raw floor")
-        out["floor"] = run_child(args, db, "floor", server.url)
+    out: dict = {"vendor": vendor, "rows": rows, "providers": {}}
+    for provider in args.providers:
+        fake = build_fake(provider, args.accounts, args.per_account)
+        label = f"{vendor}, {PROVIDERS[provider]}"
+        result: dict = {}
+        with LiveServer(fake) as server, Database(vendor) as db:
+            say(f"[{label}] initial sync of {rows:,} rows")
+            result["initial"] = run_child(args, db, "initial", server.url, provider)
+            say(f"[{label}] unchanged re-sync x{repeats}")
+            result["unchanged"] = best([run_child(args, db, "unchanged", server.url, provider) for _ in range(repeats)])
+            changed = []
+            for round_no in range(1, repeats + 1):
+                add_changes(provider, fake, change_rows(args.accounts, args.per_account, round_no))
+                say(f"[{label}] re-sync with 1% modified and 1% new, round {round_no}")
+                changed.append(run_child(args, db, "changed", server.url, provider))
+            result["changed"] = best(changed)
+        out["providers"][provider] = result
+        del fake
+    if not args.no_baselines:
+        with Database(vendor) as db:
+            say(f"[{vendor}] naive per-row update_or_create, sample of {min(args.naive_sample, rows):,}")
+            out["naive"] = run_child(args, db, "naive", "")
+            say(f"[{vendor}] raw floor")
+            out["floor"] = run_child(args, db, "floor", "")
     return out
 
 
@@ -373,33 +412,46 @@ def say(text: str) -> None:
 
 
 def report(args, results: list[dict]) -> str:
+    names = " and ".join(PROVIDERS[p] for p in args.providers)
     lines = [
         "# Sync benchmark: last run",
         "",
         f"`{' '.join(['benchmarks/sync_bench.py', *sys.argv[1:]])}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
-        f"{args.accounts} accounts x {args.per_account:,} transactions over {DAYS} days (SimpleFIN fake on "
-        f"loopback), {os.cpu_count()} CPUs. Peak RSS: each scenario's own subprocess, VmHWM.",
+        f"{args.accounts} accounts x {args.per_account:,} transactions over {DAYS} days ({names} "
+        f"fake{'s' if len(args.providers) > 1 else ''} on loopback), {os.cpu_count()} CPUs. Peak RSS: each "
+        "scenario's own subprocess, VmHWM. Each provider syncs into a fresh database; the baselines (naive, raw "
+        "floor) do not depend on the provider and run once per database. rows/s is the history's rows over the "
+        "sync's time, also for the re-syncs (Plaid's cursor sends only what changed).",
         "",
     ]
     for r in results:
-        rows = r["rows"]
-        initial, unchanged, changed, naive, floor = r["initial"], r["unchanged"], r["changed"], r["naive"], r["floor"]
-        lines += [
-            f"## {r['vendor']}",
-            "",
-            "| scenario | seconds | rows/s | of which applying | queries | peak RSS MB | counts |",
-            "|---|---:|---:|---:|---:|---:|---|",
-        ]
-        for name, item in (("initial sync", initial), ("unchanged re-sync", unchanged), ("1% mod + 1% new", changed)):
-            lines.append(
-                f"| {name} | {item['seconds']:.2f} | {rows / item['seconds']:,.0f} | {item['apply_seconds']:.2f} "
-                f"| {item['queries']} "
-                f"| {item['rss_kb'] / 1024:.0f} | {_fmt_counts(item['counts'])} |"
-            )
+        for provider, scenarios in r["providers"].items():
+            lines += _provider_section(r, provider, scenarios)
+    return "\n".join(lines)
+
+
+def _provider_section(r: dict, provider: str, scenarios: dict) -> list[str]:
+    rows = r["rows"]
+    initial, unchanged, changed = scenarios["initial"], scenarios["unchanged"], scenarios["changed"]
+    naive, floor = r.get("naive"), r.get("floor")
+    lines = [
+        f"## {r['vendor']}, {PROVIDERS[provider]}",
+        "",
+        "| scenario | seconds | rows/s | of which applying | queries | peak RSS MB | counts |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, item in (("initial sync", initial), ("unchanged re-sync", unchanged), ("1% mod + 1% new", changed)):
+        lines.append(
+            f"| {name} | {item['seconds']:.2f} | {rows / item['seconds']:,.0f} | {item['apply_seconds']:.2f} "
+            f"| {item['queries']} "
+            f"| {item['rss_kb'] / 1024:.0f} | {_fmt_counts(item['counts'])} |"
+        )
+    if naive:
         lines.append(
             f"| naive update_or_create (extrapolated from {naive['sample']:,}) | {naive['seconds']:.2f} "
             f"| {rows / naive['seconds']:,.0f} | | {naive['queries']} | {naive['rss_kb'] / 1024:.0f} | |"
         )
+    if floor:
         lines.append(
             f"| raw floor ({floor['method']}), empty account | {floor['seconds']:.2f} | {rows / floor['seconds']:,.0f} "
             f"| | {floor['queries']} | {floor['rss_kb'] / 1024:.0f} | written {floor['written']:,} |"
@@ -408,32 +460,41 @@ def report(args, results: list[dict]) -> str:
             f"| raw floor, same rows again | {floor['again_seconds']:.2f} | {rows / floor['again_seconds']:,.0f} "
             f"| | {floor['queries']} | | written {floor['again_written']:,} |"
         )
-        holdings = initial.get("holdings")
-        if holdings:
-            lines.append(
-                f"| holdings sync ({holdings['rows']} rows, all brokerage accounts) | {holdings['seconds']:.2f} "
-                f"| | | {holdings['queries']} | | |"
-            )
-        lines += [
-            "",
-            f"- FinSync initial vs naive: **{naive['seconds'] / initial['seconds']:.1f}x faster** (target >= 30x)",
+    holdings = initial.get("holdings")
+    if holdings:
+        lines.append(
+            f"| holdings sync ({holdings['rows']} rows, all brokerage accounts) | {holdings['seconds']:.2f} "
+            f"| | | {holdings['queries']} | | |"
+        )
+    lines.append("")
+    if naive:
+        lines.append(
+            f"- FinSync initial vs naive: **{naive['seconds'] / initial['seconds']:.1f}x faster** (target >= 30x)"
+        )
+    if floor:
+        lines.append(
             f"- FinSync initial vs raw floor: **{initial['seconds'] / floor['seconds']:.2f}x the floor's time** "
-            "(target <= 2.5x)",
-            f"- unchanged re-sync vs initial: **{initial['seconds'] / unchanged['seconds']:.1f}x faster** "
-            f"(target >= 5x), rows written: {unchanged['counts']['created'] + unchanged['counts']['updated']}",
-            f"- changed re-sync vs initial: {initial['seconds'] / changed['seconds']:.1f}x faster",
+            "(target <= 2.5x)"
+        )
+    lines += [
+        f"- unchanged re-sync vs initial: **{initial['seconds'] / unchanged['seconds']:.1f}x faster** "
+        f"(target >= 5x), rows written: {unchanged['counts']['created'] + unchanged['counts']['updated']}",
+        f"- changed re-sync vs initial: {initial['seconds'] / changed['seconds']:.1f}x faster",
+    ]
+    if floor:
+        lines += [
             f"- applying only (inside the data transaction): initial {initial['apply_seconds']:.2f} s vs floor "
             f"{floor['seconds']:.2f} s ({initial['apply_seconds'] / floor['seconds']:.2f}x); unchanged "
             f"{unchanged['apply_seconds']:.2f} s "
             f"({initial['apply_seconds'] / max(unchanged['apply_seconds'], 1e-9):.1f}x faster than the initial apply)",
             f"- unchanged re-sync vs raw floor's unchanged pass: {unchanged['seconds'] / floor['again_seconds']:.2f}x",
-            "",
         ]
-    return "\n".join(lines)
+    lines.append("")
+    return lines
 
 
 def _fmt_counts(counts: dict) -> str:
-    return " ".join(f"{k} {v:,}" for k, v in counts.items() if v)
+    return " ".join(f"{k} {v:,}" for k, v in counts.items() if v) or "no rows sent"
 
 
 def main(argv=None) -> None:
@@ -441,6 +502,10 @@ def main(argv=None) -> None:
     parser.add_argument("--accounts", type=int, default=10, help="accounts served by the fake (default 10)")
     parser.add_argument("--per-account", type=int, default=10_000, help="transactions per account (default 10,000)")
     parser.add_argument("--databases", default="postgres,sqlite", help="comma-separated: postgres, sqlite")
+    parser.add_argument(
+        "--providers", default="simplefin,plaid", help="comma-separated: simplefin, plaid (default both)"
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="skip the naive and raw-floor baselines")
     parser.add_argument(
         "--postgres-url",
         help="a database URL on the PostgreSQL server to use (default: scripts/start-postgres.sh)",
@@ -452,11 +517,16 @@ def main(argv=None) -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
+    parser.add_argument("--provider", default="simplefin", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         args.scenario = args.child
         print(json.dumps(child(args)))
         return
+    args.providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    unknown = set(args.providers) - set(PROVIDERS)
+    if unknown or not args.providers:
+        parser.error(f"--providers: choose among {', '.join(PROVIDERS)}")
     if args.postgres_url:
         os.environ["FINSYNC_BENCH_POSTGRES_URL"] = args.postgres_url
     if args.quick:
