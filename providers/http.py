@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 
+from providers.base import Provider
 from providers.errors import (
     ProviderAuthError,
     ProviderBadResponse,
@@ -272,3 +273,15 @@ class _TransportError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class HTTPProvider(Provider):
+    """Base of adapters that speak HTTP: one `ProviderHTTP` (one requests.Session) per adapter instance,
+    named after the provider in messages, closed with the adapter."""
+
+    def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        super().__init__(credentials=credentials, config=config)
+        self.http = ProviderHTTP(self.display_name)
+
+    def close(self) -> None:
+        self.http.close()

@@ -33,7 +33,6 @@ from providers.base import (
     CredentialField,
     HoldingData,
     HoldingsResult,
-    Provider,
     RemovedTransaction,
     TransactionData,
     TransactionsResult,
@@ -46,7 +45,14 @@ from providers.errors import (
     ProviderRateLimited,
     ProviderUnavailable,
 )
-from providers.http import HttpResponse, ProviderHTTP, max_pages, parse_json, parse_retry_after, raise_for_status
+from providers.http import (
+    HTTPProvider,
+    HttpResponse,
+    max_pages,
+    parse_json,
+    parse_retry_after,
+    raise_for_status,
+)
 from providers.registry import register
 
 logger = logging.getLogger("finsync.providers.plaid")
@@ -116,20 +122,13 @@ def _error(status: int, body: Any, headers: Mapping[str, str]) -> Exception | No
 
 
 @register
-class PlaidProvider(Provider):
+class PlaidProvider(HTTPProvider):
     """Banks and brokerages through Plaid, transactions by cursor, with holdings."""
 
     slug = "plaid"
     display_name = "Plaid"
     capabilities = Capabilities(accounts=True, transactions=True, holdings=True, transactions_mode="cursor")
     connect_fields = (CredentialField(name="access_token", help="Plaid access token of the Item"),)
-
-    def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
-        super().__init__(credentials=credentials, config=config)
-        self.http = ProviderHTTP(NAME)
-
-    def close(self) -> None:
-        self.http.close()
 
     @classmethod
     def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:

@@ -29,7 +29,6 @@ from providers.base import (
     CredentialField,
     HoldingData,
     HoldingsResult,
-    Provider,
     TransactionData,
     TransactionsResult,
 )
@@ -41,6 +40,7 @@ from providers.errors import (
     ProviderUnavailable,
 )
 from providers.http import (
+    HTTPProvider,
     HttpResponse,
     ProviderHTTP,
     max_pages,
@@ -82,7 +82,7 @@ def _validated_access_url(url: str, what: str) -> str:
 
 
 @register
-class SimpleFINProvider(Provider):
+class SimpleFINProvider(HTTPProvider):
     """Banks and brokerages behind a SimpleFIN server, by window, with holdings."""
 
     slug = "simplefin"
@@ -92,13 +92,6 @@ class SimpleFINProvider(Provider):
         CredentialField(name="setup_token", help="SimpleFIN setup token (claimed once, then useless)", required=False),
         CredentialField(name="access_url", help="SimpleFIN access URL, if already claimed", required=False),
     )
-
-    def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
-        super().__init__(credentials=credentials, config=config)
-        self.http = ProviderHTTP(NAME)
-
-    def close(self) -> None:
-        self.http.close()
 
     # --- connect -----------------------------------------------------------------
 
