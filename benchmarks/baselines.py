@@ -20,19 +20,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from sync.models import Account, Connection, Transaction
+from sync.normalize import TRANSACTION_SYNCED_FIELDS
 
-SYNCED = (
-    "posted_date",
-    "transacted_at",
-    "amount",
-    "currency",
-    "description",
-    "payee",
-    "provider_category",
-    "status",
-    "is_removed",
-    "removed_at",
-)
+# The columns FinSync compares and writes, so the floor does the same work.
+SYNCED = TRANSACTION_SYNCED_FIELDS
 COLUMNS = ("id", "created_at", "updated_at", "account_id", "provider_transaction_id", *SYNCED, "category", "notes")
 
 
