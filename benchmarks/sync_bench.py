@@ -95,9 +95,9 @@ def build_fake(provider: str, n_accounts: int, per_account: int):
         from benchmarks import plaid_data
 
         return plaid_data.build_fake(n_accounts, account_ids(n_accounts), base_rows(n_accounts, per_account))
-    from tests.fakes.simplefin import SimpleFINFake
+    from benchmarks.simplefin_data import PreparedSimpleFINFake
 
-    fake = SimpleFINFake()
+    fake = PreparedSimpleFINFake(window=(END - timedelta(days=DAYS - 1), END))
     for index, account_id in enumerate(account_ids(n_accounts)):
         holdings = None
         if index % 5 == 0:  # every fifth account is a brokerage account
@@ -115,6 +115,7 @@ def build_fake(provider: str, n_accounts: int, per_account: int):
             ]
         fake.add_account(account_id, f"Account {index}", balance="1000.00", holdings=holdings)
     add_rows(fake, base_rows(n_accounts, per_account))
+    fake.prepare()
     return fake
 
 
@@ -125,6 +126,7 @@ def add_changes(provider: str, fake, rows) -> None:
         plaid_data.add_changes(fake, rows)
     else:
         add_rows(fake, rows)
+        fake.prepare()
 
 
 def add_rows(fake, rows) -> None:

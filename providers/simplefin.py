@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from providers import payload as p
@@ -300,7 +301,12 @@ class SimpleFINProvider(HTTPProvider):
         )
 
     def iter_transaction_pages(self, *, start, end, account_ids=None, cursor=None) -> Iterator[TransactionsResult]:
-        """Pages per window chunk and account, then a last page with the accounts covered and every warning."""
+        """Pages per window chunk and account, then a last page with the accounts covered and every warning.
+
+        The next chunk is requested (and its JSON parsed) on a worker thread
+        while this one is mapped, so the server's time and the mapping overlap;
+        at most one request is in flight and memory holds at most two responses.
+        """
         chunks = _chunks(start, end)
         if len(chunks) > max_pages():
             raise ProviderConfigError(f"the window needs {len(chunks)} requests; at most {max_pages()} are allowed")
@@ -308,36 +314,32 @@ class SimpleFINProvider(HTTPProvider):
         accounts: dict[str, AccountData] = {}
         warnings: list[str] = []
         failed: set[str] = set()
-        for first, last in chunks:
-            params = [
-                ("start-date", str(_epoch(first))),
-                ("end-date", str(_epoch(last + timedelta(days=1)))),
-                ("pending", "1"),
-            ]
-            params += [("account", account_id) for account_id in account_ids or ()]
-            body = self._get_accounts(params)
-            chunk_warnings, chunk_failed = self._warnings(body)
-            warnings += chunk_warnings
-            failed |= chunk_failed
-            # A page per account of the chunk, each account's raw rows dropped once
-            # mapped: memory holds one response, not the whole window.
-            yield TransactionsResult(transactions=[], warnings=chunk_warnings)
-            for i, raw in enumerate(self._accounts(body)):
-                path = f"accounts[{i}]"
-                account = self._account(raw, path)
-                if account_ids and account.provider_account_id not in account_ids:
-                    continue
-                accounts[account.provider_account_id] = account
-                raw_transactions = p.as_list(raw.pop("transactions", None) or [], f"{path}.transactions")
-                transactions: dict[tuple[str, str], TransactionData] = {}
-                for j, raw_transaction in enumerate(raw_transactions):
-                    item_path = f"{path}.transactions[{j}]"
-                    data = self._transaction(p.as_object(raw_transaction, item_path), item_path, account, today)
-                    if start <= data.posted_date <= end:
-                        _merge(transactions, [data])
-                del raw_transactions
-                yield TransactionsResult(transactions=list(transactions.values()), accounts=[account])
-            del body
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsync-simplefin") as ahead:
+            upcoming = ahead.submit(self._get_accounts, self._chunk_params(chunks[0], account_ids)) if chunks else None
+            for index in range(len(chunks)):
+                body = upcoming.result()
+                upcoming = None
+                if index + 1 < len(chunks):
+                    upcoming = ahead.submit(self._get_accounts, self._chunk_params(chunks[index + 1], account_ids))
+                chunk_warnings, chunk_failed = self._warnings(body)
+                warnings += chunk_warnings
+                failed |= chunk_failed
+                # A page per account of the chunk, each account's raw rows dropped once
+                # mapped: memory holds one response (and the next one, arriving), not the window.
+                yield TransactionsResult(transactions=[], warnings=chunk_warnings)
+                for i, raw in enumerate(self._accounts(body)):
+                    path = f"accounts[{i}]"
+                    account = self._account(raw, path)
+                    if account_ids and account.provider_account_id not in account_ids:
+                        continue
+                    accounts[account.provider_account_id] = account
+                    raw_transactions = p.as_list(raw.pop("transactions", None) or [], f"{path}.transactions")
+                    yield TransactionsResult(
+                        transactions=self._transactions(raw_transactions, path, account, start, end, today),
+                        accounts=[account],
+                    )
+                    del raw_transactions
+                del body
         warnings = list(dict.fromkeys(warnings))
         self._fail_if_nothing(list(accounts.values()), warnings)
         yield TransactionsResult(
@@ -348,6 +350,33 @@ class SimpleFINProvider(HTTPProvider):
             accounts=list(accounts.values()),
             warnings=warnings,
         )
+
+    @staticmethod
+    def _chunk_params(chunk: tuple[date, date], account_ids) -> list[tuple[str, str]]:
+        first, last = chunk
+        params = [
+            ("start-date", str(_epoch(first))),
+            ("end-date", str(_epoch(last + timedelta(days=1)))),
+            ("pending", "1"),
+        ]
+        return params + [("account", account_id) for account_id in account_ids or ()]
+
+    def _transactions(
+        self, raw_transactions: list, path: str, account: AccountData, start: date, end: date, today: date
+    ) -> list[TransactionData]:
+        """An account's rows of one chunk within [start, end]; the same id twice keeps the posted version."""
+        transactions: dict[tuple[str, str], TransactionData] = {}
+        for j, raw in enumerate(raw_transactions):
+            data = _fast_transaction(raw, account, today)
+            if data is None:  # something unusual: the careful reader maps it or names the bad field
+                item_path = f"{path}.transactions[{j}]"
+                data = self._transaction(p.as_object(raw, item_path), item_path, account, today)
+            if start <= data.posted_date <= end:
+                key = (data.provider_account_id, data.provider_transaction_id)
+                known = transactions.get(key)
+                if known is None or known.pending or not data.pending:
+                    transactions[key] = data
+        return list(transactions.values())
 
     def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
         body = self._get_accounts([("account", account_id), ("balances-only", "1")])
@@ -374,3 +403,65 @@ def _merge(transactions: dict[tuple[str, str], TransactionData], new: Iterable[T
         known = transactions.get(key)
         if known is None or known.pending or not data.pending:
             transactions[key] = data
+
+
+_EPOCH_LIMIT = 10**11  # as payload.as_epoch
+
+
+def _fast_transaction(raw: Any, account: AccountData, today: date) -> TransactionData | None:
+    """`SimpleFINProvider._transaction` for a row in the usual shape, or None to let the careful reader decide.
+
+    The usual shape: a string id without surrounding blanks, integer epochs, a
+    numeric-string amount, string-or-null texts and a boolean-or-absent
+    `pending`. Anything else (numeric ids, epochs as strings, bad values)
+    takes the careful path, which maps it the same way or names the bad field.
+    """
+    if type(raw) is not dict:
+        return None
+    get = raw.get
+    transaction_id, posted, amount = get("id"), get("posted"), get("amount")
+    description, transacted, pending = get("description", _ABSENT), get("transacted_at"), get("pending")
+    payee, extra = get("payee"), get("extra")
+    if (
+        type(transaction_id) is not str
+        or not transaction_id
+        or transaction_id[0].isspace()
+        or transaction_id[-1].isspace()
+        or type(posted) is not int
+        or not 0 <= posted < _EPOCH_LIMIT
+        or type(amount) is not str
+        or not (description is None or type(description) is str)
+        or not (transacted is None or (type(transacted) is int and 0 <= transacted < _EPOCH_LIMIT))
+        or not (pending is None or type(pending) is bool)
+        or not (payee is None or type(payee) is str)
+    ):
+        return None
+    try:
+        value = Decimal(amount.strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    transacted_at = datetime.fromtimestamp(transacted, tz=UTC) if transacted else None
+    is_pending = bool(pending) or posted == 0
+    if is_pending:
+        when = transacted_at or (datetime.fromtimestamp(posted, tz=UTC) if posted else None)
+        posted_date = when.date() if when else today
+    else:
+        posted_date = datetime.fromtimestamp(posted, tz=UTC).date()
+    category = extra.get("category") if type(extra) is dict else None
+    return TransactionData(
+        provider_transaction_id=transaction_id,
+        provider_account_id=account.provider_account_id,
+        posted_date=posted_date,
+        amount=value,
+        currency=account.currency,
+        description=description or "",
+        payee=payee or "",
+        category=category if isinstance(category, str) else "",
+        pending=is_pending,
+        transacted_at=transacted_at,
+    )
+
+
+_ABSENT = object()
