@@ -28,6 +28,9 @@ class Capabilities:
     # "window": the provider answers for a date range (demo, SimpleFIN);
     # "cursor": the provider returns changes since an opaque cursor (Plaid).
     transactions_mode: TransactionsMode = "window"
+    # Window mode: `iter_transaction_pages` takes `known_spans` and marks spans
+    # (see TransactionSpan), so that a re-sync can skip what did not change.
+    transaction_spans: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +67,29 @@ class TransactionData:
 class RemovedTransaction:
     provider_account_id: str
     provider_transaction_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionSpan:
+    """Every row a window provider has for one account over [first, last], named by a digest of its raw data.
+
+    A page that carries a span holds exactly the rows of that span, each dated
+    within [first, last], each id once. The digest covers everything the
+    adapter maps those rows from, so the same digest later means the same
+    rows, mapped the same way. The sync stores the digests of what it applied;
+    when a later fetch (given them as `known_spans`) meets one again, the page
+    carries only the span's ids (`TransactionsResult.unchanged_ids`) and the
+    adapter skips mapping its rows.
+    """
+
+    provider_account_id: str
+    first: date
+    last: date
+    digest: str
+
+    @property
+    def key(self) -> tuple[str, date, date]:
+        return (self.provider_account_id, self.first, self.last)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +138,12 @@ class TransactionsResult:
     # A cursor provider sets it when the provider's data changed mid-pagination
     # and it fetches again from the cursor it started with (Plaid).
     restart: bool = False
+    # Window mode, with Capabilities.transaction_spans: the page is one span's
+    # rows. With `unchanged_ids` set, the span's digest is one of the
+    # `known_spans` the fetch was given: `transactions` is empty and these are
+    # the span's ids, whose rows the consumer already holds as they are.
+    span: TransactionSpan | None = None
+    unchanged_ids: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +225,10 @@ class Provider:
         `accounts_covered` and `next_cursor` are the last page's. A page with
         `restart` set discards every page before it (see TransactionsResult).
         The default is `fetch_transactions`' whole result as one page.
+
+        An adapter with Capabilities.transaction_spans also takes `known_spans`
+        ({TransactionSpan.key: digest} of what the consumer holds) and marks
+        span pages (see TransactionSpan).
         """
         yield self.fetch_transactions(start=start, end=end, account_ids=account_ids, cursor=cursor)
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,6 +33,7 @@ from providers.base import (
     HoldingData,
     HoldingsResult,
     TransactionData,
+    TransactionSpan,
     TransactionsResult,
 )
 from providers.errors import (
@@ -88,7 +91,9 @@ class SimpleFINProvider(HTTPProvider):
 
     slug = "simplefin"
     display_name = "SimpleFIN"
-    capabilities = Capabilities(accounts=True, transactions=True, holdings=True, transactions_mode="window")
+    capabilities = Capabilities(
+        accounts=True, transactions=True, holdings=True, transactions_mode="window", transaction_spans=True
+    )
     connect_fields = (
         CredentialField(name="setup_token", help="SimpleFIN setup token (claimed once, then useless)", required=False),
         CredentialField(name="access_url", help="SimpleFIN access URL, if already claimed", required=False),
@@ -300,12 +305,16 @@ class SimpleFINProvider(HTTPProvider):
             warnings=last.warnings,
         )
 
-    def iter_transaction_pages(self, *, start, end, account_ids=None, cursor=None) -> Iterator[TransactionsResult]:
+    def iter_transaction_pages(
+        self, *, start, end, account_ids=None, cursor=None, known_spans=None
+    ) -> Iterator[TransactionsResult]:
         """Pages per window chunk and account, then a last page with the accounts covered and every warning.
 
         The next chunk is requested (and its JSON parsed) on a worker thread
         while this one is mapped, so the server's time and the mapping overlap;
         at most one request is in flight and memory holds at most two responses.
+        An account's rows of a chunk are a span (`_span`) when they allow it; a
+        span in `known_spans` with the same digest is handed over as its ids.
         """
         chunks = _chunks(start, end)
         if len(chunks) > max_pages():
@@ -327,6 +336,7 @@ class SimpleFINProvider(HTTPProvider):
                 # A page per account of the chunk, each account's raw rows dropped once
                 # mapped: memory holds one response (and the next one, arriving), not the window.
                 yield TransactionsResult(transactions=[], warnings=chunk_warnings)
+                first, last = chunks[index]
                 for i, raw in enumerate(self._accounts(body)):
                     path = f"accounts[{i}]"
                     account = self._account(raw, path)
@@ -334,10 +344,16 @@ class SimpleFINProvider(HTTPProvider):
                         continue
                     accounts[account.provider_account_id] = account
                     raw_transactions = p.as_list(raw.pop("transactions", None) or [], f"{path}.transactions")
-                    yield TransactionsResult(
-                        transactions=self._transactions(raw_transactions, path, account, start, end, today),
-                        accounts=[account],
-                    )
+                    span = _span(raw_transactions, account, max(first, start), min(last, end))
+                    if span is not None and (known_spans or {}).get(span.key) == span.digest:
+                        ids = [raw["id"] for raw in raw_transactions]
+                        yield TransactionsResult(transactions=[], accounts=[account], span=span, unchanged_ids=ids)
+                    else:
+                        yield TransactionsResult(
+                            transactions=self._transactions(raw_transactions, path, account, start, end, today),
+                            accounts=[account],
+                            span=span,
+                        )
                     del raw_transactions
                 del body
         warnings = list(dict.fromkeys(warnings))
@@ -406,6 +422,56 @@ def _merge(transactions: dict[tuple[str, str], TransactionData], new: Iterable[T
 
 
 _EPOCH_LIMIT = 10**11  # as payload.as_epoch
+# Part of every span digest: change it whenever the mapping of a row changes,
+# so that spans stored by the older code no longer match.
+SPAN_FORMAT = "simplefin-transactions-1"
+
+
+def _span(raw_transactions: list, account: AccountData, first: date, last: date) -> TransactionSpan | None:
+    """The span of an account's raw rows for [first, last], or None when they do not make one.
+
+    They make one when each is an object with a plain string id (no two
+    alike) and integer epochs that date it, as `_transaction` does, within
+    [first, last]: then the window filter keeps every row and the mapped rows
+    depend on nothing but the raw rows and the account's id and currency,
+    which is what the digest covers. Undated pending rows (dated "today") and
+    anything unusual make no span: those rows are simply always mapped.
+    """
+    low, high = _epoch(first), _epoch(last + timedelta(days=1))
+    ids = set()
+    for raw in raw_transactions:
+        if type(raw) is not dict:
+            return None
+        transaction_id, posted, transacted, pending = (
+            raw.get("id"),
+            raw.get("posted"),
+            raw.get("transacted_at"),
+            raw.get("pending"),
+        )
+        if (
+            type(transaction_id) is not str
+            or not transaction_id
+            or transaction_id[0].isspace()
+            or transaction_id[-1].isspace()
+            or type(posted) is not int
+            or not (transacted is None or type(transacted) is int)
+            or not (pending is None or type(pending) is bool)
+        ):
+            return None
+        when = (transacted or posted) if pending or posted == 0 else posted
+        if not when or not low <= when < high:  # 0: undated, mapped to today
+            return None
+        ids.add(transaction_id)
+    if len(ids) != len(raw_transactions):
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(
+        json.dumps([SPAN_FORMAT, account.provider_account_id, account.currency, str(first), str(last)]).encode()
+    )
+    digest.update(json.dumps(raw_transactions, separators=(",", ":"), default=str).encode())
+    return TransactionSpan(
+        provider_account_id=account.provider_account_id, first=first, last=last, digest=digest.hexdigest()
+    )
 
 
 def _fast_transaction(raw: Any, account: AccountData, today: date) -> TransactionData | None:

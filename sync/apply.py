@@ -33,6 +33,7 @@ from sync.errors import ProviderBadResponse
 from sync.models import Account, BalanceSnapshot, Connection, Holding, Transaction
 from sync.normalize import TRANSACTION_SYNCED_FIELDS, currency, money, quantity
 from sync.results import Counts
+from sync.spans import StaleSpans, replace_spans
 from sync.spool import TransactionSpool, spool_transactions
 
 ID_CHUNK = 5000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
@@ -291,20 +292,31 @@ def apply_spooled_transactions(
     return counts
 
 
-def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> tuple[dict[str, int], set[str]]:
-    """Which spooled version of each id applies, by position, and the pending ids that rows link to.
+def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> tuple[dict[str, int], set[str], bool]:
+    """Which spooled version of each id applies, by position; the pending ids that rows link to; any id twice?
 
     The last version wins, except that a pending version never replaces a posted one.
     """
     chosen: dict[str, int] = {}  # id -> position * 2 + (1 when that version is pending)
     links: set[str] = set()
+    repeated = False
     for position, (provider_id, _, pending, link) in enumerate(spool.rows(provider_account_id)):
         known = chosen.get(provider_id)
         if known is None or known & 1 or not pending:
             chosen[provider_id] = position * 2 + int(bool(pending))
+        repeated = repeated or known is not None
         if link:
             links.add(link)
-    return chosen, links
+    return chosen, links, repeated
+
+
+def _unchanged_ids(spool: TransactionSpool, provider_account_id: str, chosen: dict[str, int]) -> set[str]:
+    """The ids of the account's unchanged spans; StaleSpans when one of them came twice."""
+    ids = set(spool.unchanged_ids(provider_account_id))
+    expected = sum(rows for _, rows, unchanged in spool.spans.get(provider_account_id, ()) if unchanged)
+    if len(ids) != expected or not ids.isdisjoint(chosen):
+        raise StaleSpans(f"an unchanged span of account {provider_account_id} shares ids with other rows")
+    return ids
 
 
 def _apply_account_transactions(
@@ -317,7 +329,10 @@ def _apply_account_transactions(
     now: datetime,
     counts: Counts,
 ) -> None:
-    chosen, linked_pending = _chosen_versions(spool, provider_account_id)
+    chosen, linked_pending, repeated = _chosen_versions(spool, provider_account_id)
+    # Rows of unchanged spans are stored as the provider sent them (sync.spans): counted, not read.
+    unchanged = _unchanged_ids(spool, provider_account_id, chosen)
+    counts.unchanged += len(unchanged)
 
     # Rows the provider dropped: named (cursor mode) or vanished from the window.
     # They, and the pending rows the provider links to, stay in memory (`kept`)
@@ -325,11 +340,15 @@ def _apply_account_transactions(
     vanished: list[str] = []
     if window is not None:
         in_window = Transaction.objects.filter(account=account, posted_date__range=window)
-        vanished = [
-            pid
-            for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(BATCH_SIZE)
-            if pid not in chosen and not is_removed
-        ]
+        if chosen or not unchanged or _count_present(in_window, len(unchanged)) != len(unchanged):
+            vanished = [
+                pid
+                for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(
+                    BATCH_SIZE
+                )
+                if pid not in chosen and pid not in unchanged and not is_removed
+            ]
+        # else every row the window holds is one of the unchanged spans' rows: nothing vanished.
     kept: dict[str, _Row] = {}
     _load_by_ids(account, [*removed, *vanished, *linked_pending], kept)
     gone = [kept[i] for i in [*removed, *vanished] if i in kept]
@@ -377,7 +396,7 @@ def _apply_account_transactions(
                 flush()
     if batch:
         flush()
-    del chosen
+    del chosen, unchanged
 
     # Pending -> posted. First the links the provider gives, then (window
     # providers that give none) a vanished pending row is matched to a new
@@ -417,6 +436,25 @@ def _apply_account_transactions(
         ("id", "replaces_id", "category", "notes"),
         [(row.pk, row.replaces_id, row.category, row.notes) for row in relinked],
     )
+
+    if spool.track_spans:
+        # The spans applied here, whole, describe the account's rows from now on. An
+        # id that came twice (in two pages) ties two spans together: keep none then.
+        spans = spool.spans.get(provider_account_id, [])
+        keep = window is not None and provider_account_id in spool.accounts_covered and not repeated
+        replace_spans(account, [(span, rows) for span, rows, _ in spans] if keep else [], now)
+
+
+def _count_present(in_window, expected: int) -> int:
+    """How many rows of the window are not removed; StaleSpans when fewer than the unchanged spans' rows.
+
+    Every row of an unchanged span is stored, not removed, dated within the
+    window; fewer such rows means one was deleted behind the sync's back.
+    """
+    present = in_window.filter(is_removed=False).count()
+    if present < expected:
+        raise StaleSpans("rows of an unchanged span are missing")
+    return present
 
 
 def _insert_transactions(account: Account, rows: list[_Row], now: datetime) -> None:

@@ -23,7 +23,7 @@ from django.utils.timesince import timesince
 
 from providers.errors import ProviderError
 from providers.registry import get_provider_class
-from sync import apply, selectors, signals
+from sync import apply, selectors, signals, spans
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.crypto import decrypt_credentials
 from sync.errors import (
@@ -87,12 +87,20 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
             return attempt.account.transactions_synced_at
         return connection.transactions_synced_at
 
+    fetches = []
+
     def work(provider, attempt, now):
         connection, account = attempt.connection, attempt.account
         cursor_mode = provider.capabilities.transactions_mode == "cursor"
         # A cursor covers the whole connection: syncing by cursor for one
         # account would advance it past the other accounts' changes.
         account_ids = None if cursor_mode or account is None else [account.provider_account_id]
+        options = {}
+        if provider.capabilities.transaction_spans and not cursor_mode and spans.enabled() and not fetches:
+            # What the last sync applied, so that the provider skips unchanged spans
+            # (not again when the apply found one it could not skip: StaleSpans).
+            options["known_spans"] = spans.known_spans(connection, account)
+        fetches.append(now)
         # Pages go to a spool on disk as they arrive, so memory stays bounded
         # however many rows the provider sends; the data transaction streams it.
         fetched = spool_transactions(
@@ -101,7 +109,9 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
                 end=attempt.window_end,
                 account_ids=account_ids,
                 cursor=connection.cursor if cursor_mode else None,
-            )
+                **options,
+            ),
+            track_spans=provider.capabilities.transaction_spans and not cursor_mode,
         )
         try:
             known = set(connection.accounts.values_list("provider_account_id", flat=True))
@@ -222,10 +232,13 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
         provider = _provider_for(attempt.connection)
         now = timezone.now()
         write, warnings = work(provider, attempt, now)  # network: no transaction is open here
-        with transaction.atomic():
-            counts = write()
-            attempt.finish(run, counts, warnings)
-            _clear_error(attempt.connection)
+        try:
+            counts = _write(attempt, run, write, warnings)
+        except spans.StaleSpans as stale:
+            # Rolled back: fetch once more, every row mapped, and apply that.
+            logger.info("sync %s of connection %s fetches again: %s", kind, attempt.connection.pk, stale)
+            write, warnings = work(provider, attempt, now)
+            counts = _write(attempt, run, write, warnings)
     except ProviderError as error:
         failure = from_provider_error(error)
         if isinstance(failure, ReauthRequired):
@@ -264,6 +277,15 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
         payload["warnings"] = warnings
     attempt.emit("succeeded", run, payload)
     return _result(kind, attempt, run, counts, status=SyncRun.Status.SUCCEEDED, warnings=warnings)
+
+
+def _write(attempt: Attempt, run: SyncRun, write: Callable, warnings: list[str]) -> Counts:
+    """The data, the run's outcome and the connection's state, in one transaction."""
+    with transaction.atomic():
+        counts = write()
+        attempt.finish(run, counts, warnings)
+        _clear_error(attempt.connection)
+    return counts
 
 
 def _fail(attempt: Attempt, run: SyncRun, error: SyncError) -> None:

@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
@@ -166,6 +166,36 @@ class Transaction(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.posted_date} {self.amount} {self.description[:40]}"
+
+
+class TransactionSpan(models.Model):
+    """The digest of a provider's raw rows for an account over [first_date, last_date], as last applied.
+
+    Written by the transactions apply in the same database transaction as the
+    rows: while it exists, the account's rows of that span are exactly what
+    the provider sent, as stored (see providers.base.TransactionSpan). Every
+    transactions apply of the account replaces the account's spans, so a span
+    never outlives a change to its rows by a sync; nothing else writes the
+    synced fields. A re-sync that meets the same digest skips those rows.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="transaction_spans")
+    first_date = models.DateField()
+    last_date = models.DateField()
+    digest = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField()
+    synced_at = models.DateTimeField(help_text="When a sync first applied the span with this digest.")
+
+    class Meta:
+        ordering = ["account_id", "first_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "first_date", "last_date"], name="transaction_span_identity"),
+            models.CheckConstraint(condition=Q(first_date__lte=F("last_date")), name="transaction_span_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_date}..{self.last_date}: {self.rows} rows"
 
 
 class Holding(TimeStamped):

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from providers.base import AccountData, TransactionsResult
+from providers.base import AccountData, TransactionSpan, TransactionsResult
 from sync.normalize import transaction_row
 
 
@@ -21,10 +21,15 @@ class TransactionSpool:
     Rows are validated and quantized as they are spooled. Pages follow
     `Provider.iter_transaction_pages`' rules: a removal hides the versions of its
     id spooled up to its page, a later version takes the id back from `removed`,
-    and a `restart` page discards everything spooled before it.
+    and a `restart` page discards everything spooled before it. With
+    `track_spans`, span pages are noted in `spans`, and an unchanged span's ids
+    are spooled in place of its rows (`unchanged_ids`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, track_spans: bool = False) -> None:
+        # The provider marks spans (Capabilities.transaction_spans): the apply keeps
+        # the accounts' stored spans in step with their rows.
+        self.track_spans = track_spans
         self._start()
 
     def _start(self) -> None:
@@ -40,6 +45,8 @@ class TransactionSpool:
         self.accounts_covered: list[str] = []
         self.next_cursor: str | None = None
         self.warnings: list[str] = []
+        # Span pages by account: (span, rows, unchanged); an unchanged span's ids are spooled too.
+        self.spans: dict[str, list[tuple[TransactionSpan, int, bool]]] = defaultdict(list)
 
     def add(self, page: TransactionsResult) -> None:
         """Spool one page; `accounts_covered` and `next_cursor` are the last page's (see Provider).
@@ -59,10 +66,14 @@ class TransactionSpool:
                 (provider_id, transaction_row(data), data.pending, data.pending_transaction_id)
             )
         for account_id, items in by_account.items():
-            if account_id not in self._files:
-                self._files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
-                self._first_ids[account_id] = items[0][0]
-            pickle.dump((self._page, items), self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
+            self._write(account_id, (self._page, items, None))
+        if page.span is not None and self.track_spans:
+            span = page.span
+            unchanged = page.unchanged_ids is not None
+            rows = len(page.unchanged_ids) if unchanged else len(page.transactions)
+            self.spans[span.provider_account_id].append((span, rows, unchanged))
+            if unchanged and page.unchanged_ids:
+                self._write(span.provider_account_id, (self._page, [], page.unchanged_ids))
         for item in page.removed:
             key = (item.provider_account_id, item.provider_transaction_id)
             if key not in self._removed_at:
@@ -74,6 +85,24 @@ class TransactionSpool:
         self.next_cursor = page.next_cursor
         self.warnings += [w for w in page.warnings if w not in self.warnings]
 
+    def _write(self, account_id: str, record: tuple) -> None:
+        """Append (page, rows, unchanged ids) to the account's file."""
+        if account_id not in self._files:
+            self._files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
+            self._first_ids[account_id] = record[1][0][0] if record[1] else record[2][0]
+        pickle.dump(record, self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _records(self, account_id: str) -> Iterator[tuple]:
+        spool = self._files.get(account_id)
+        if spool is None:
+            return
+        spool.seek(0)
+        while True:
+            try:
+                yield pickle.load(spool)  # noqa: S301 - our own temporary file
+            except EOFError:
+                return
+
     def account_ids(self) -> set[str]:
         """Accounts that have spooled transactions."""
         return set(self._files)
@@ -83,16 +112,8 @@ class TransactionSpool:
 
     def rows(self, account_id: str) -> Iterator[tuple]:
         """(provider id, values, pending, pending_transaction_id) of an account, in the order spooled."""
-        spool = self._files.get(account_id)
-        if spool is None:
-            return
-        spool.seek(0)
         removed_at = {i: page for (a, i), page in self._removed_at.items() if a == account_id}
-        while True:
-            try:
-                page, items = pickle.load(spool)  # noqa: S301 - our own temporary file
-            except EOFError:
-                return
+        for page, items, _ in self._records(account_id):
             if not removed_at:
                 yield from items
                 continue
@@ -100,15 +121,21 @@ class TransactionSpool:
                 if removed_at.get(item[0], 0) < page:
                     yield item
 
+    def unchanged_ids(self, account_id: str) -> Iterator[str]:
+        """The ids of the account's unchanged spans (rows the provider sent as the consumer holds them)."""
+        for _, _, ids in self._records(account_id):
+            if ids:
+                yield from ids
+
     def close(self) -> None:
         for spool in self._files.values():
             spool.close()
         self._files.clear()
 
 
-def spool_transactions(pages: Iterable[TransactionsResult]) -> TransactionSpool:
+def spool_transactions(pages: Iterable[TransactionsResult], *, track_spans: bool = False) -> TransactionSpool:
     """Spool a provider's pages; the spool is closed if fetching fails."""
-    spool = TransactionSpool()
+    spool = TransactionSpool(track_spans=track_spans)
     try:
         for page in pages:
             spool.add(page)
