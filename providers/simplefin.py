@@ -59,6 +59,7 @@ from providers.registry import register
 NAME = "SimpleFIN"
 CHUNK_DAYS = 60  # servers reject wider windows, whatever the protocol text says
 MAX_TOKEN_CHARS = 4096
+CHUNK_ORIGIN = date(1970, 1, 1)
 
 
 def _epoch(day: date) -> int:
@@ -66,11 +67,20 @@ def _epoch(day: date) -> int:
 
 
 def _chunks(start: date, end: date) -> list[tuple[date, date]]:
-    """[start, end] (inclusive) as consecutive inclusive pieces of at most CHUNK_DAYS days."""
+    """[start, end] (inclusive) as consecutive inclusive pieces of at most CHUNK_DAYS days.
+
+    A window that fits one request is one piece. A longer one is cut on fixed
+    boundaries (every CHUNK_DAYS days from 1970-01-01), not from `start`: a
+    window that moves from one sync to the next keeps its inner chunks, and
+    with them their spans (see `_span`), for at most one request more.
+    """
+    if (end - start).days < CHUNK_DAYS:
+        return [(start, end)] if start <= end else []
     chunks = []
     first = start
     while first <= end:
-        last = min(first + timedelta(days=CHUNK_DAYS - 1), end)
+        into = (first - CHUNK_ORIGIN).days % CHUNK_DAYS
+        last = min(first + timedelta(days=CHUNK_DAYS - 1 - into), end)
         chunks.append((first, last))
         first = last + timedelta(days=1)
     return chunks

@@ -44,14 +44,19 @@ def known_spans(connection: Connection, account: Account | None = None) -> dict[
 def replace_spans(account: Account, spans: Iterable[tuple[TransactionSpan, int]], now: datetime) -> None:
     """The account's stored spans become `spans` ((span, rows) pairs): called by every transactions apply of it.
 
-    When they are the same as stored (an unchanged re-sync), nothing is written.
+    A span stored as it is stays, with its `synced_at`: an unchanged re-sync writes nothing.
     """
     wanted = {(span.first, span.last, span.digest, rows) for span, rows in spans}
-    stored = StoredSpan.objects.filter(account=account)
-    if set(stored.values_list("first_date", "last_date", "digest", "rows")) == wanted:
-        return
-    stored.delete()
+    stored = {
+        (first, last, digest, rows): pk
+        for first, last, digest, rows, pk in StoredSpan.objects.filter(account=account).values_list(
+            "first_date", "last_date", "digest", "rows", "pk"
+        )
+    }
+    stale = [pk for key, pk in stored.items() if key not in wanted]
+    if stale:
+        StoredSpan.objects.filter(pk__in=stale).delete()
     StoredSpan.objects.bulk_create(
         StoredSpan(account=account, first_date=first, last_date=last, digest=digest, rows=rows, synced_at=now)
-        for first, last, digest, rows in sorted(wanted)
+        for first, last, digest, rows in sorted(wanted - set(stored))
     )

@@ -194,12 +194,13 @@ def test_window_is_split_into_60_day_chunks(simplefin_connection, user, simplefi
         (int(r.params("start-date")[0]), int(r.params("end-date")[0])) for r in simplefin_fake.accounts_requests()
     ]
     day = 86400
-    starts = [datetime.fromtimestamp(start).date() for start, _ in chunks]
-    assert starts == [date(2026, 1, 1), date(2026, 3, 2), date(2026, 5, 1)]
+    starts = [datetime.fromtimestamp(start, UTC).date() for start, _ in chunks]
+    # Cut every 60 days from 1970-01-01 (2026-01-07 is day 20,460 = 341 x 60), not from the window's start.
+    assert starts == [date(2026, 1, 1), date(2026, 1, 7), date(2026, 3, 8), date(2026, 5, 7)]
     assert all(0 < end - start <= 60 * day for start, end in chunks)
     # Consecutive, no gap, no overlap; the last one ends (exclusively) at the day after end_date.
     assert all(chunks[i][1] == chunks[i + 1][0] for i in range(len(chunks) - 1))
-    assert datetime.fromtimestamp(chunks[-1][1]).date() == date(2026, 6, 16)
+    assert datetime.fromtimestamp(chunks[-1][1], UTC).date() == date(2026, 6, 16)
 
 
 def test_one_account_window_asks_for_that_account_only(simplefin_connection, user, simplefin_fake):
