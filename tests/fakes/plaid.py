@@ -21,6 +21,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from tests.fakes.server import Fault, FaultQueue, RecordedRequest, respond
 
@@ -36,6 +37,41 @@ ALLOWED_FIELDS = {
 
 def _request_id() -> str:
     return secrets.token_hex(8)
+
+
+class RawJSON(bytes):
+    """A JSON value already encoded (UTF-8 bytes), exactly as `json.dumps(...).encode()` would give it.
+
+    An Item's event log may give these instead of Transaction dicts (the
+    benchmark's lazy log renders its rows straight to JSON): the page is then
+    spliced together instead of encoded object by object. Bytes, not str, so
+    that `json.dumps` refuses it rather than quoting it.
+    """
+
+    __slots__ = ()
+
+
+def encode(body: Any) -> bytes:
+    """`json.dumps(body).encode()`, with RawJSON items of the body's top-level lists spliced in as they are."""
+    if not isinstance(body, dict) or not any(isinstance(v, list) and _holds_raw(v) for v in body.values()):
+        return json.dumps(body).encode()
+    members = (
+        json.dumps(key).encode()
+        + b": "
+        + (_encode_list(value) if isinstance(value, list) else json.dumps(value).encode())
+        for key, value in body.items()
+    )
+    return b"{" + b", ".join(members) + b"}"
+
+
+def _holds_raw(values: list) -> bool:
+    return any(isinstance(v, RawJSON) for v in values)
+
+
+def _encode_list(values: list) -> bytes:
+    if not _holds_raw(values):
+        return json.dumps(values).encode()
+    return b"[" + b", ".join(v if isinstance(v, RawJSON) else json.dumps(v).encode() for v in values) + b"]"
 
 
 def plaid_error(error_type: str, error_code: str, message: str = "", status: int = 400) -> Fault:
@@ -230,7 +266,8 @@ class PlaidFake:
         self.items: dict[str, FakeItem] = {}
         self.faults = FaultQueue()
         self.requests: list[RecordedRequest] = []
-        self.responses: list[tuple[str, int, dict]] = []  # (path, status, body) of JSON answers
+        # (path, status, body) of JSON answers; RawJSON items (see encode) stay as they were served.
+        self.responses: list[tuple[str, int, dict]] = []
         # Serve at most this many events per /transactions/sync page (Plaid may return fewer than `count`).
         self.page_size: int | None = None
         self._lock = threading.Lock()
@@ -265,7 +302,7 @@ class PlaidFake:
         status, body = self._answer(environ, path, raw)
         with self._lock:
             self.responses.append((path, status, body))
-        return respond(start_response, status, json.dumps(body).encode(), dict(JSON), fault)
+        return respond(start_response, status, encode(body), dict(JSON), fault)
 
     def _answer(self, environ, path: str, raw: bytes) -> tuple[int, dict]:
         if environ["REQUEST_METHOD"] != "POST" or path not in ALLOWED_FIELDS:
