@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from providers.plaid import PlaidProvider
+from benchmarks import plaid_data
+from providers import errors as provider_errors
+from providers.plaid import PlaidProvider, _fast_transaction
 from sync.batch import sync_connection
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import (
@@ -24,6 +33,8 @@ from sync.errors import (
 from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
 from tests.fakes.plaid import MUTATION, plaid_error, transaction
+from tests.fakes.plaid import encode as encode_body
+from tests.fakes.server import Fault, LiveServer
 from tests.providers import plaid_schema
 from tests.providers.conftest import PLAID_TOKEN
 from tests.providers.helpers import assert_no_secrets, data_snapshot, last_run
@@ -437,3 +448,386 @@ def test_fake_responses_validate_against_the_openapi_schema(plaid_connection, us
     assert seen == {*plaid_schema.RESPONSE_SCHEMAS.values(), "PlaidError"}
     broken = {**plaid_fake.responses[0][2], "accounts": [{"account_id": None}]}
     assert plaid_schema.errors(broken, "AccountsGetResponse")  # the check does bite
+
+
+# --- the next page is fetched while the current one is mapped ----------------------------
+
+
+@pytest.fixture
+def plaid_provider(plaid_server):
+    provider = PlaidProvider(credentials={"access_token": PLAID_TOKEN}, config={})
+    yield provider
+    provider.close()
+
+
+def _prefetch_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("finsync-plaid")]
+
+
+def _eventually(check, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_next_page_is_requested_while_the_consumer_holds_the_current_one(plaid_provider, plaid_fake):
+    plaid_fake.page_size = 2  # five events: pages of 2, 2 and 1
+    pages = plaid_provider.iter_transaction_pages(start=None, end=None)
+    first = next(pages)
+    assert _eventually(lambda: len(plaid_fake.sync_requests()) == 2)
+    assert plaid_fake.sync_requests()[1]["cursor"] == first.next_cursor
+    rest = list(pages)
+    assert [len(page.transactions) for page in [first, *rest]] == [2, 2, 1]
+    assert len(plaid_fake.sync_requests()) == 3  # nothing asked after a page without has_more
+    assert not _prefetch_threads()
+
+
+def test_closing_the_pages_early_leaves_no_thread_running(plaid_provider, plaid_fake):
+    plaid_fake.page_size = 2
+    plaid_fake.fail_next(path="/transactions/sync", after=1, sleep=0.3)  # page 2 is in flight at the close
+    pages = plaid_provider.iter_transaction_pages(start=None, end=None)
+    next(pages)
+    assert _eventually(lambda: len(plaid_fake.sync_requests()) == 2)
+    assert _prefetch_threads()
+    pages.close()
+    assert not _prefetch_threads()
+    assert len(plaid_fake.sync_requests()) == 2  # page 3 was never asked for
+    assert len(plaid_provider.fetch_accounts().accounts) == 3  # the session serves the caller again
+
+
+def test_pages_before_a_failing_page_are_handed_over_first(plaid_provider, plaid_fake):
+    plaid_fake.page_size = 2
+    plaid_fake.fail_next(plaid_error("ITEM_ERROR", "ITEM_LOGIN_REQUIRED"), path="/transactions/sync", after=2)
+    received = []
+    with pytest.raises(provider_errors.ProviderAuthError, match="log in to the institution again"):
+        for page in plaid_provider.iter_transaction_pages(start=None, end=None):
+            received.append(page)
+    assert [len(page.transactions) for page in received] == [2, 2]
+    assert not _prefetch_threads()
+
+
+BAD_ROW_PAGE = {
+    "accounts": [],
+    "added": [
+        transaction("tx-ok", "acc-chk", 1, date(2026, 6, 1), "Fine"),
+        {**transaction("tx-bad", "acc-chk", 1, date(2026, 6, 1), "Bad"), "amount": "ten"},
+    ],
+    "modified": [],
+    "removed": [],
+    "next_cursor": "c",
+    "has_more": False,
+}
+# fault on the request for page 3 -> the sync's error, its message, requests made for page 3 (with retries)
+PAGE_3_FAULTS = {
+    "http_500": (plaid_error("API_ERROR", "INTERNAL_SERVER_ERROR", status=500), ProviderUnavailable, "unavailable", 3),
+    "login_required": (plaid_error("ITEM_ERROR", "ITEM_LOGIN_REQUIRED"), ReauthRequired, "log in", 1),
+    "rate_limited": (
+        plaid_error("RATE_LIMIT_EXCEEDED", "TRANSACTIONS_SYNC_LIMIT", status=429),
+        ProviderRateLimited,
+        "TRANSACTIONS_SYNC_LIMIT",
+        1,
+    ),
+    "plaid_api_error": (plaid_error("INVALID_REQUEST", "UNKNOWN_FIELDS"), ProviderUnavailable, "UNKNOWN_FIELDS", 1),
+    "bad_json": (Fault(status=200, body=b'{"accounts": ['), ProviderBadResponse, "not valid JSON", 1),
+    "bad_row": (
+        Fault(status=200, body=json.dumps(BAD_ROW_PAGE).encode()),
+        ProviderBadResponse,
+        "page 3.added[1].amount: not a number",
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(PAGE_3_FAULTS))
+def test_an_error_on_page_3_fails_the_sync_with_nothing_applied(plaid_connection, user, plaid_fake, fault):
+    _sync_all(plaid_connection, user)
+    before, cursor = data_snapshot(), Connection.objects.get(pk=plaid_connection.pk).cursor
+    item = plaid_fake.items[PLAID_TOKEN]
+    for n in range(7, 13):
+        item.add(transaction(f"tx-{n}", "acc-chk", n, date(2026, 6, 1), f"Shop {n}"))
+    plaid_fake.page_size = 2
+    answer, error, message, attempts = PAGE_3_FAULTS[fault]
+    plaid_fake.fail_next(copy.deepcopy(answer), path="/transactions/sync", after=2, times=attempts)
+    requests_before = len(plaid_fake.sync_requests())
+    with pytest.raises(error) as excinfo:
+        _sync_transactions(plaid_connection, user)
+    assert message in excinfo.value.message
+    _assert_failed_cleanly(before, error.code)
+    assert Connection.objects.get(pk=plaid_connection.pk).cursor == cursor
+    assert len(plaid_fake.sync_requests()) - requests_before == 2 + attempts
+    assert not _prefetch_threads()
+
+
+def test_mutation_on_a_prefetched_page_restarts_the_pass(plaid_provider, plaid_fake):
+    plaid_fake.page_size = 2
+    plaid_fake.fail_next(plaid_error("TRANSACTIONS_ERROR", MUTATION), path="/transactions/sync", after=2)
+    pages = list(plaid_provider.iter_transaction_pages(start=None, end=None))
+    # Pages 1 and 2 are handed over, the request for page 3 answers MUTATION, the pass starts over.
+    assert [page.restart for page in pages] == [False, False, True, False, False]
+    assert [len(page.transactions) for page in pages] == [2, 2, 2, 2, 1]
+    cursors = [r.get("cursor") for r in plaid_fake.sync_requests()]
+    assert cursors[2] == pages[1].next_cursor
+    assert cursors[3] is None  # from the first cursor again (none: the start of the history)
+    assert len(cursors) == 3 + 3
+    assert not _prefetch_threads()
+
+
+def test_max_pages_is_not_exceeded_by_the_prefetch(plaid_provider, plaid_fake, settings):
+    settings.FINSYNC_HTTP_MAX_PAGES = 2
+    plaid_fake.page_size = 2
+    received = []
+    with pytest.raises(provider_errors.ProviderUnavailable, match="more than 2 pages"):
+        for page in plaid_provider.iter_transaction_pages(start=None, end=None):
+            received.append(page)
+    assert len(received) == 2
+    assert len(plaid_fake.sync_requests()) == 2
+
+
+# --- the fast mapping path and its fallback to the careful readers ----------------------
+
+
+DROP = object()  # remove the key
+
+
+def _row(changes: dict | None = None, **more) -> dict:
+    """A Transaction object as the client parses it (fractions as Decimal), with `changes` applied."""
+    raw = json.loads(json.dumps(transaction("tx-ok", "acc-chk", 12.5, date(2026, 6, 1), "Cafe")), parse_float=Decimal)
+    for key, value in {**(changes or {}), **more}.items():
+        if value is DROP:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    return raw
+
+
+# changes to a well-formed row -> the error after "page 1.added[1]"
+BROKEN_ROWS = {
+    "not an object": (None, ": not an object"),
+    "transaction_id missing": ({"transaction_id": DROP}, ".transaction_id: missing"),
+    "transaction_id not an id": ({"transaction_id": 1.5}, ".transaction_id: not an id"),
+    "transaction_id blank": ({"transaction_id": "  "}, ".transaction_id: empty"),
+    "account_id missing": ({"account_id": DROP}, ".account_id: missing"),
+    "account_id null": ({"account_id": None}, ".account_id: not an id"),
+    "amount missing": ({"amount": DROP}, ".amount: missing"),
+    "amount text": ({"amount": "ten"}, ".amount: not a number"),
+    "amount boolean": ({"amount": True}, ".amount: not a number"),
+    "amount NaN": ({"amount": float("nan")}, ".amount: not a finite number"),
+    "date missing": ({"date": DROP}, ".date: missing"),
+    "date text": ({"date": "June"}, ".date: not a date (YYYY-MM-DD)"),
+    "date number": ({"date": 20260601}, ".date: not a date"),
+    "pending missing": ({"pending": DROP}, ".pending: missing"),
+    "pending text": ({"pending": "yes"}, ".pending: not true or false"),
+    "iso_currency_code": ({"iso_currency_code": 840}, ".iso_currency_code: not a string"),
+    "unofficial_currency_code": (
+        {"iso_currency_code": None, "unofficial_currency_code": 7},
+        ".iso_currency_code: not a string",
+    ),
+    "name": ({"name": 5}, ".name: not a string"),
+    "original_description": ({"name": None, "original_description": ["x"]}, ".original_description: not a string"),
+    "merchant_name": ({"merchant_name": {}}, ".merchant_name: not a string"),
+    "datetime": ({"datetime": "yesterday"}, ".datetime: not an ISO 8601 timestamp"),
+    "authorized_datetime": ({"authorized_datetime": 17}, ".datetime: not a timestamp"),
+    "pending_transaction_id": ({"pending_transaction_id": 9}, ".pending_transaction_id: not a string"),
+}
+
+
+def _serve_page(plaid_fake, **lists) -> None:
+    page = {"accounts": [], "added": [], "modified": [], "removed": [], "next_cursor": "c", "has_more": False}
+    # Decimals go out as JSON numbers, as Plaid writes them.
+    body = json.dumps({**page, **lists}, default=float).encode()
+    plaid_fake.fail_next(path="/transactions/sync", status=200, body=body)
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_ROWS))
+def test_a_broken_row_names_the_field(plaid_provider, plaid_fake, case):
+    changes, problem = BROKEN_ROWS[case]
+    broken = "not a row" if changes is None else _row(changes)
+    _serve_page(plaid_fake, added=[_row(), broken])
+    with pytest.raises(provider_errors.ProviderBadResponse) as excinfo:
+        list(plaid_provider.iter_transaction_pages(start=None, end=None))
+    assert excinfo.value.message == f"page 1.added[1]{problem}"
+
+
+@pytest.mark.parametrize(
+    ("lists", "message"),
+    [
+        ({"modified": [_row(), _row(), _row(date="2026-02-30")]}, "page 1.modified[2].date: not a date (YYYY-MM-DD)"),
+        ({"removed": [{"transaction_id": "tx-1", "account_id": "a"}, []]}, "page 1.removed[1]: not an object"),
+        ({"removed": [{"transaction_id": 2.5}]}, "page 1.removed[0].transaction_id: not an id"),
+        ({"removed": [{"transaction_id": "tx-gone"}]}, "page 1.removed[0].account_id: missing"),
+        ({"removed": [{"transaction_id": "tx-1", "account_id": " "}]}, "page 1.removed[0].account_id: empty"),
+    ],
+)
+def test_broken_modified_and_removed_entries_name_the_field(plaid_provider, plaid_fake, lists, message):
+    _serve_page(plaid_fake, **lists)
+    with pytest.raises(provider_errors.ProviderBadResponse) as excinfo:
+        list(plaid_provider.iter_transaction_pages(start=None, end=None))
+    assert excinfo.value.message == message
+
+
+def test_removed_entries_map_as_before(plaid_provider, plaid_fake):
+    _serve_page(
+        plaid_fake,
+        added=[_row(transaction_id="tx-a"), _row(transaction_id="tx-b")],
+        removed=[{"transaction_id": " tx-a ", "account_id": " acc-x "}, {"transaction_id": "tx-b"}],
+    )
+    (page,) = plaid_provider.iter_transaction_pages(start=None, end=None)
+    assert page.transactions == []  # both rows were removed later on their page
+    assert [(r.provider_transaction_id, r.provider_account_id) for r in page.removed] == [
+        ("tx-a", "acc-x"),
+        ("tx-b", "acc-chk"),  # the account of the row it removes
+    ]
+
+
+# well-formed rows: the fast path maps them (True) or leaves them to the careful readers (False)
+WELL_FORMED_ROWS = {
+    "as served": ({}, True),
+    "integer amount": ({"amount": 12}, True),
+    "amount as text": ({"amount": " 1,234.50 "}, False),
+    "lowercase currency": ({"iso_currency_code": "eur"}, True),
+    "padded currency": ({"iso_currency_code": " Eur "}, True),
+    "unofficial currency": ({"iso_currency_code": None, "unofficial_currency_code": "BTC"}, True),
+    "custom currency": ({"iso_currency_code": None, "unofficial_currency_code": "points"}, True),
+    "no currency": ({"iso_currency_code": None}, True),
+    "empty name": ({"name": "", "original_description": "CARD 1234 CAFE"}, True),
+    "no description": ({"name": None, "original_description": None}, True),
+    "legacy category": ({"personal_finance_category": None, "category": ["Food and Drink", 3, "Cafes"]}, True),
+    "no category": ({"personal_finance_category": {"primary": None}, "category": None}, True),
+    "datetime": ({"datetime": "2026-06-01T10:30:00Z", "authorized_datetime": "2026-05-31T09:00:00Z"}, True),
+    "authorized datetime, naive": ({"authorized_datetime": "2026-06-01T10:30:00"}, True),
+    "offset datetime": ({"datetime": "2026-06-01T10:30:00+02:00"}, True),
+    "pending null": ({"pending": None}, False),
+    "posted with its pending id": ({"pending_transaction_id": "pend-1", "merchant_name": "Cafe"}, True),
+    "padded ids": ({"transaction_id": " tx-1 ", "account_id": " acc-chk "}, True),
+    "numeric ids": ({"transaction_id": 17, "account_id": 4}, False),
+    "compact date": ({"date": "20260601"}, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WELL_FORMED_ROWS))
+def test_fast_path_maps_well_formed_rows_as_the_careful_readers_do(case):
+    changes, fast = WELL_FORMED_ROWS[case]
+    raw = _row(changes)
+    provider = PlaidProvider(credentials={"access_token": PLAID_TOKEN}, config={})
+    try:
+        careful = provider._transaction(raw, "row")
+    finally:
+        provider.close()
+    mapped = _fast_transaction(raw)
+    assert (mapped is not None) == fast
+    if mapped is not None:
+        assert repr(mapped) == repr(careful)
+
+
+def test_well_formed_rows_served_map_as_the_careful_readers_do(plaid_provider, plaid_fake):
+    rows = [_row(changes, transaction_id=f"tx-{n}") for n, (changes, _) in enumerate(WELL_FORMED_ROWS.values())]
+    _serve_page(plaid_fake, added=rows[::2], modified=rows[1::2])
+    (page,) = plaid_provider.iter_transaction_pages(start=None, end=None)
+    expected = [plaid_provider._transaction(raw, "row") for raw in rows[::2] + rows[1::2]]
+    assert [repr(t) for t in page.transactions] == [repr(t) for t in expected]
+
+
+CANDIDATE_VALUES = {
+    "transaction_id": ["tx-1", " tx-1 ", "", "  ", 17, True, None, Decimal("1.5"), DROP],
+    "account_id": ["acc-chk", " a ", "", 4, False, None, DROP],
+    "amount": [
+        Decimal("12.50"),
+        Decimal("-0.00"),
+        12,
+        0,
+        "12.5",
+        "1,234",
+        "ten",
+        True,
+        None,
+        float("nan"),
+        1.5,
+        Decimal("Infinity"),
+        DROP,
+    ],
+    "date": ["2026-06-01", "20260601", "2026-13-01", "", 20260601, None, DROP],
+    "pending": [True, False, None, "yes", 0, DROP],
+    "iso_currency_code": ["USD", "usd", " eur ", "EURO", "\u00c4\u00d6\u00dc", "", None, 840, DROP],
+    "unofficial_currency_code": ["BTC", "points", None, 7, DROP],
+    "name": ["Cafe", "", None, 5, [], DROP],
+    "original_description": ["CARD CAFE", "", None, ["x"], DROP],
+    "merchant_name": ["Cafe", "", None, {}, DROP],
+    "datetime": [None, "2026-06-01T10:30:00Z", "2026-06-01T10:30:00+02:00", "2026-06-01", "yesterday", "", 17, DROP],
+    "authorized_datetime": [None, "2026-06-01T08:00:00", "nope", 17, False, DROP],
+    "pending_transaction_id": [None, "", "pend-1", 9, DROP],
+    "personal_finance_category": [None, {"primary": "FOOD"}, {"primary": 3}, "FOOD", DROP],
+    "category": [None, ["Food", "Cafe"], ["Food", 3], "Food", DROP],
+}
+
+
+@hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.sampled_from(sorted(CANDIDATE_VALUES)).flatmap(
+            lambda key: st.tuples(st.just(key), st.sampled_from(CANDIDATE_VALUES[key]))
+        ),
+        max_size=4,
+    )
+)
+def test_fast_path_never_disagrees_with_the_careful_readers(changes):
+    """Whatever the fast path maps, the careful readers map the same; where they refuse, it gives up."""
+    raw = _row(dict(changes))  # a few fields changed at a time, so that many rows stay well-formed
+    provider = PlaidProvider(credentials={"access_token": PLAID_TOKEN}, config={})
+    try:
+        careful = provider._transaction(raw, "row")
+    except provider_errors.ProviderBadResponse:
+        careful = None
+    finally:
+        provider.close()
+    mapped = _fast_transaction(raw)
+    assert mapped is None or repr(mapped) == repr(careful)
+
+
+# --- the benchmark's fake serves exactly what the fake would ---------------------------------
+
+
+BENCH_ROWS = [
+    ("acct-000", "t-0000000", date(2026, 6, 14), "-12.50", "Card purchase 1", "Merchant 1", True),
+    ("acct-001", "t-0000001", date(2025, 1, 31), "1500.00", 'Refund "100%" \\ caf\u00e9', "", False),
+    ("acct-000", "t-0000002", date(2024, 6, 15), "0.00", "Snow \u2603 and \U0001f600", "Shop", False),
+    ("acct-001", "t-0000003", date(2024, 6, 16), "-2499.99", "Card purchase 3", "Merchant\n3", False),
+]
+BENCH_CHANGES = [
+    ("acct-000", "t-0000002", date(2024, 6, 15), "-1.01", "Amended 2", "", False),
+    ("acct-001", "n1-000000", date(2026, 6, 1), "-7.01", "New 0", "Shop", False),
+]
+
+
+def test_benchmark_pages_are_byte_for_byte_what_the_fake_serves(_http_settings):
+    fake = plaid_data.build_fake(2, ["acct-000", "acct-001"], BENCH_ROWS)
+    plaid_data.add_changes(fake, BENCH_CHANGES)
+    item = fake.items[plaid_data.ACCESS_TOKEN]
+    status, body = fake._answer(
+        {"REQUEST_METHOD": "POST", "HTTP_PLAID_CLIENT_ID": fake.client_id, "HTTP_PLAID_SECRET": fake.secret},
+        "/transactions/sync",
+        json.dumps({"access_token": item.access_token, "count": 500}).encode(),
+    )
+    assert status == 200
+    as_dicts = {
+        **body,
+        "added": [plaid_data._transaction(row) for row in [*BENCH_ROWS, BENCH_CHANGES[1]]],
+        "modified": [plaid_data._transaction(BENCH_CHANGES[0])],
+    }
+    assert encode_body(body) == json.dumps(as_dicts).encode()
+
+    with LiveServer(fake) as server:  # and the client parses and maps every row of it
+        _http_settings.PLAID_BASE_URL = server.url
+        _http_settings.PLAID_CLIENT_ID, _http_settings.PLAID_SECRET = fake.client_id, fake.secret
+        provider = PlaidProvider(credentials={"access_token": plaid_data.ACCESS_TOKEN}, config={})
+        try:
+            (page,) = provider.iter_transaction_pages(start=None, end=None)
+        finally:
+            provider.close()
+    mapped = {t.provider_transaction_id: (t.amount, t.description, t.payee, t.pending) for t in page.transactions}
+    assert mapped["acct-001.t-0000001"] == (Decimal(1500), 'Refund "100%" \\ caf\u00e9', "", False)
+    assert mapped["acct-000.t-0000002"] == (Decimal("-1.01"), "Amended 2", "", False)  # modified, the last version
+    assert mapped["acct-001.t-0000003"][2] == "Merchant\n3"
+    assert len(mapped) == 5
