@@ -341,13 +341,14 @@ def _apply_account_transactions(
     if window is not None:
         in_window = Transaction.objects.filter(account=account, posted_date__range=window)
         if chosen or not unchanged or _count_present(in_window, len(unchanged)) != len(unchanged):
-            vanished = [
-                pid
-                for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(
-                    BATCH_SIZE
-                )
-                if pid not in chosen and pid not in unchanged and not is_removed
-            ]
+            present = 0  # rows of unchanged spans found stored, as they must all be
+            for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(BATCH_SIZE):
+                if pid in unchanged:
+                    present += not is_removed
+                elif pid not in chosen and not is_removed:
+                    vanished.append(pid)
+            if present != len(unchanged):
+                raise StaleSpans("rows of an unchanged span are missing or removed")
         # else every row the window holds is one of the unchanged spans' rows: nothing vanished.
     kept: dict[str, _Row] = {}
     _load_by_ids(account, [*removed, *vanished, *linked_pending], kept)

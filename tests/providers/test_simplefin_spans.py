@@ -172,16 +172,20 @@ def test_a_moving_window_keeps_its_inner_spans(simplefin_connection, user, bank)
     assert ("chk-001", START + timedelta(days=3), CHUNKS[0][1]) in spans()
 
 
-def test_a_row_deleted_behind_the_sync_makes_it_fetch_again(simplefin_connection, user, bank, caplog):
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["nothing-else-changed", "another-chunk-changed"])
+def test_a_row_deleted_behind_the_sync_makes_it_fetch_again(simplefin_connection, user, bank, caplog, elsewhere):
     first = sync(simplefin_connection, user)
     with db.cursor() as cursor:  # nothing in FinSync deletes transactions; a DBA might
         cursor.execute("DELETE FROM sync_transaction WHERE provider_transaction_id = %s", ["cc-002-020"])
     tamper("cc-002-050")
+    if elsewhere:
+        bank.accounts["cc-002"].transactions["cc-002-001"].description = "CHANGED"
     bank.requests.clear()
     with caplog.at_level(logging.INFO, logger="finsync.sync"):
         again = sync(simplefin_connection, user)
     assert again.status == "succeeded"
-    assert (again.created, again.updated) == (1, 1)  # the whole window mapped: the tampered row is repaired too
+    # The whole window mapped: the tampered row is repaired too.
+    assert (again.created, again.updated) == (1, 1 + elsewhere)
     assert Transaction.objects.filter(provider_transaction_id="cc-002-020").exists()
     assert len(bank.accounts_requests()) == 2 * len(CHUNKS)  # the window, then the window again without spans
     assert "fetches again" in caplog.text
