@@ -209,3 +209,19 @@ def test_an_id_sent_in_two_chunks_makes_it_fetch_again(simplefin_connection, use
     assert len(bank.accounts_requests()) == 2 * len(CHUNKS)
     assert amount("chk-001-030") == Decimal("-30.30")  # mapped on the second fetch
     assert Account.objects.get(provider_account_id="chk-001").transactions.filter(is_removed=True).count() == 0
+
+
+def test_one_account_sync_uses_and_replaces_that_accounts_spans_only(simplefin_connection, user, bank):
+    sync(simplefin_connection, user)
+    before = spans()
+    tamper("chk-001-030")
+    tamper("cc-002-030")
+    bank.accounts["cc-002"].transactions["cc-002-031"].amount = "-2.00"  # cc-002's chunk 3 changes
+    card = Account.objects.get(provider_account_id="cc-002")
+    result = sync(simplefin_connection, user, account_id=card.pk)
+    assert (result.updated, result.unchanged) == (2, card.transactions.count() - 2)
+    assert amount("cc-002-030") == Decimal("-30.30")  # its span was mapped
+    assert amount("chk-001-030") == Decimal("-999.99")  # another account: not synced at all
+    after = spans()
+    assert [k for k in after if after[k].digest != before[k].digest] == [("cc-002", *CHUNKS[2])]
+    assert all(request.params("account") == ["cc-002"] for request in bank.accounts_requests()[-len(CHUNKS) :])
