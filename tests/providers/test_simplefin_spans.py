@@ -15,12 +15,15 @@ from decimal import Decimal
 import pytest
 from django.db import connection as db
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from providers.simplefin import CHUNK_DAYS, SimpleFINProvider, _chunks
 from sync.commands import SyncTransactions
+from sync.connections import create_connection
 from sync.handlers import sync_transactions
 from sync.models import Account, SyncRun, Transaction, TransactionSpan
-from tests.fakes.server import Fault
+from tests.fakes.server import Fault, LiveServer
+from tests.fakes.simplefin import SimpleFINFake
 from tests.providers.helpers import data_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +228,38 @@ def test_one_account_sync_uses_and_replaces_that_accounts_spans_only(simplefin_c
     after = spans()
     assert [k for k in after if after[k].digest != before[k].digest] == [("cc-002", *CHUNKS[2])]
     assert all(request.params("account") == ["cc-002"] for request in bank.accounts_requests()[-len(CHUNKS) :])
+
+
+def test_queries_do_not_grow_with_rows(user, _http_settings):
+    """Initial, unchanged and changed syncs cost the same queries at 20 and 200 rows per account and chunk."""
+
+    def queries_per_scenario(per_chunk: int) -> list[int]:
+        fake = SimpleFINFake()
+        for account_id in ("a", "b", "c"):
+            fake.add_account(account_id, account_id.upper(), balance="1.00")
+            for chunk, (first, last) in enumerate(CHUNKS):
+                for n in range(per_chunk):
+                    day = first + timedelta(days=n % ((last - first).days + 1))
+                    fake.add_transaction(account_id, f"{chunk}-{n}", posted=day, amount=f"-{n}.00", description="x")
+        counts = []
+        with LiveServer(fake) as server:
+            bank = create_connection(
+                owner=user,
+                provider="simplefin",
+                name=f"{per_chunk} rows",
+                options={"access_url": fake.access_url(server.url)},
+                actor=user,
+                source="cli",
+            )
+            for step in ("initial", "unchanged", "changed"):
+                if step == "changed":
+                    fake.accounts["b"].transactions["1-3"].amount = "-99.00"
+                with CaptureQueriesContext(db) as captured:
+                    result = sync(bank, user)
+                assert result.status == "succeeded"
+                counts.append(len(captured))
+        return counts
+
+    small, large = queries_per_scenario(20), queries_per_scenario(200)
+    assert small == large
+    assert small[1] < small[0]  # the unchanged re-sync reads and writes less than the first one
