@@ -2,10 +2,13 @@
 
 `/accounts/get` for accounts, `/transactions/sync` by cursor for transactions
 (added and modified rows, removed ids, the next cursor), streamed one page per
-call; the whole pagination loop restarts from the starting cursor when Plaid
+call, the next page fetched on a worker thread while the current one is mapped;
+the whole pagination loop restarts from the starting cursor when Plaid
 reports a mutation during pagination, and the first page of the new pass says
 `restart` so that the pages already handed over are discarded;
 `/investments/holdings/get` joined to its securities for holdings.
+Well-formed rows are read directly; anything unexpected goes through the
+careful readers of providers.payload, whose errors name the field.
 
 Plaid's amounts are positive for money out: they are negated here, so that a
 positive amount means money into the account as everywhere else in FinSync.
