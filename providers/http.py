@@ -23,7 +23,8 @@ import logging
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -51,6 +52,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PAGES = 2000
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 CHUNK_BYTES = 64 * 1024
+REQUEST_HEAD_START = 0.001  # seconds: see Prefetch
 
 
 def _setting(name: str, default):
@@ -267,6 +269,34 @@ class ProviderHTTP:
             raise _TransportError("connection failed") from None
         except requests.exceptions.RequestException as error:
             raise _TransportError(f"request failed ({type(error).__name__})") from None
+
+
+class Prefetch:
+    """A worker thread that fetches the next page while the caller maps the current one.
+
+    After handing a call to the worker, `submit` pauses the caller for
+    REQUEST_HEAD_START so that the request goes out first: a thread waiting
+    for the GIL gets it only after the interpreter's switch interval (5 ms),
+    by which time the caller has mapped the page, and the server would start
+    on the next one only then. (Measured on the Plaid benchmark: waiting for
+    the worker to start instead is slower, as both then contend for the GIL.)
+    One call at a time; use it as a context manager: the exit waits for a call
+    in flight and cancels one not started.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
+        future = self._executor.submit(fn, *args)
+        time.sleep(REQUEST_HEAD_START)
+        return future
+
+    def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class _TransportError(Exception):

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from time import sleep
 from typing import Any
 
 from django.conf import settings
@@ -55,6 +54,7 @@ from providers.errors import (
 from providers.http import (
     HTTPProvider,
     HttpResponse,
+    Prefetch,
     max_pages,
     parse_json,
     parse_retry_after,
@@ -68,10 +68,6 @@ NAME = "Plaid"
 API_VERSION = "2020-09-14"
 PAGE_SIZE = 500  # the most /transactions/sync returns per call
 MUTATION_RESTARTS = 3
-# After handing the next request to the worker, the mapping thread pauses this long (seconds) so that the
-# request goes out first: a thread waiting for the GIL gets it only after the switch interval (5 ms), by
-# which time page k is mapped and spooled, and Plaid would start on page k+1 only then.
-REQUEST_HEAD_START = 0.001
 MUTATION = "TRANSACTIONS_SYNC_MUTATION_DURING_PAGINATION"
 # The Item's login no longer works: the user must go through Link's update mode.
 REAUTH_CODES = frozenset(
@@ -443,7 +439,7 @@ class PlaidProvider(HTTPProvider):
         over; the consumer applies nothing before the last page.
         """
         limit = max_pages()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsync-plaid") as worker:
+        with Prefetch("finsync-plaid") as worker:
             fetching: Future | None = worker.submit(self._sync_page, first_cursor)
             try:
                 for number in range(1, limit + 1):
@@ -452,7 +448,6 @@ class PlaidProvider(HTTPProvider):
                     following = _next_request(body)
                     if following is not None and following[1] and number < limit:
                         fetching = worker.submit(self._sync_page, following[0])
-                        sleep(REQUEST_HEAD_START)
                     page, has_more = self._page(body, f"page {number}")
                     del body  # the raw page goes before the consumer gets the mapped one
                     yield page

@@ -18,7 +18,6 @@ import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -46,6 +45,7 @@ from providers.errors import (
 from providers.http import (
     HTTPProvider,
     HttpResponse,
+    Prefetch,
     ProviderHTTP,
     max_pages,
     parse_json,
@@ -333,7 +333,7 @@ class SimpleFINProvider(HTTPProvider):
         accounts: dict[str, AccountData] = {}
         warnings: list[str] = []
         failed: set[str] = set()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsync-simplefin") as ahead:
+        with Prefetch("finsync-simplefin") as ahead:
             upcoming = ahead.submit(self._get_accounts, self._chunk_params(chunks[0], account_ids)) if chunks else None
             for index in range(len(chunks)):
                 body = upcoming.result()
