@@ -13,7 +13,6 @@ per row of the account being applied.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,7 +27,7 @@ from providers.base import (
     HoldingsResult,
     TransactionsResult,
 )
-from sync.bulk import BATCH_SIZE, bulk_insert, bulk_update
+from sync.bulk import BATCH_SIZE, bulk_insert, bulk_update, new_ids
 from sync.errors import ProviderBadResponse
 from sync.models import Account, BalanceSnapshot, Connection, Holding, Transaction
 from sync.normalize import TRANSACTION_SYNCED_FIELDS, currency, money, quantity
@@ -365,10 +364,11 @@ def _apply_account_transactions(
         _load_by_ids(account, [item[0] for item in batch if item[0] not in kept], rows)
         created: list[_Row] = []
         changed: list[_Row] = []
+        ids = iter(new_ids(len(batch) - len(rows)))  # enough for every row not stored yet
         for provider_id, values, pending, link in batch:
             row = kept.get(provider_id) or rows.get(provider_id)
             if row is None:
-                row = _Row(uuid.uuid4(), provider_id, values, adding=True)
+                row = _Row(next(ids), provider_id, values, adding=True)
                 created.append(row)
                 counts.created += 1
                 if provider_id in linked_pending:

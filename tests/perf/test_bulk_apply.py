@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from providers.base import TransactionData, TransactionsResult
 from sync import apply
+from sync.bulk import new_ids
 from sync.models import Account, Transaction
 from tests.factories import ConnectionFactory
 from tests.sync.helpers import accounts, transactions
@@ -130,3 +132,11 @@ def test_small_apply_batches_give_the_same_history_as_one_batch(user, monkeypatc
     assert many_runs == one_runs
     assert many_history == one_history
     assert any(row[-1] for row in one_history)  # some posted rows replaced pending ones
+
+
+def test_new_ids_are_random_version_4_uuids():
+    ids = new_ids(5000)
+    assert len(ids) == len(set(ids)) == 5000
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert new_ids(0) == []
+    assert len({i.int >> 64 for i in ids}) == 5000  # the high bits vary too, not just a counter
