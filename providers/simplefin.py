@@ -354,11 +354,20 @@ class SimpleFINProvider(HTTPProvider):
                         continue
                     accounts[account.provider_account_id] = account
                     raw_transactions = p.as_list(raw.pop("transactions", None) or [], f"{path}.transactions")
-                    span = _span(raw_transactions, account, max(first, start), min(last, end))
-                    if span is not None and (known_spans or {}).get(span.key) == span.digest:
+                    span_first, span_last = max(first, start), min(last, end)
+                    known = (known_spans or {}).get((account.provider_account_id, span_first, span_last))
+                    digest = _span_digest(raw_transactions, account, span_first, span_last) if known else None
+                    if known is not None and digest == known:
+                        span = TransactionSpan(
+                            provider_account_id=account.provider_account_id,
+                            first=span_first,
+                            last=span_last,
+                            digest=digest,
+                        )
                         ids = [raw["id"] for raw in raw_transactions]
                         yield TransactionsResult(transactions=[], accounts=[account], span=span, unchanged_ids=ids)
                     else:
+                        span = _span(raw_transactions, account, span_first, span_last, digest=digest)
                         yield TransactionsResult(
                             transactions=self._transactions(raw_transactions, path, account, start, end, today),
                             accounts=[account],
@@ -437,27 +446,38 @@ _EPOCH_LIMIT = 10**11  # as payload.as_epoch
 SPAN_FORMAT = "simplefin-transactions-1"
 
 
-def _span(raw_transactions: list, account: AccountData, first: date, last: date) -> TransactionSpan | None:
-    """The span of an account's raw rows for [first, last], or None when they do not make one.
+def _span(
+    raw_transactions: list, account: AccountData, first: date, last: date, *, digest: str | None = None
+) -> TransactionSpan | None:
+    """The span of an account's raw rows for [first, last] (with their digest, if computed already), or None
+    when they do not make one (`_spannable`)."""
+    if not _spannable(raw_transactions, first, last):
+        return None
+    return TransactionSpan(
+        provider_account_id=account.provider_account_id,
+        first=first,
+        last=last,
+        digest=digest or _span_digest(raw_transactions, account, first, last),
+    )
 
-    They make one when each is an object with a plain string id (no two
-    alike) and integer epochs that date it, as `_transaction` does, within
-    [first, last]: then the window filter keeps every row and the mapped rows
-    depend on nothing but the raw rows and the account's id and currency,
-    which is what the digest covers. Undated pending rows (dated "today") and
-    anything unusual make no span: those rows are simply always mapped.
+
+def _spannable(raw_transactions: list, first: date, last: date) -> bool:
+    """Whether an account's raw rows for [first, last] make a span.
+
+    They do when each is an object with a plain string id (no two alike) and
+    integer epochs that date it, as `_transaction` does, within [first, last]:
+    then the window filter keeps every row and the mapped rows depend on
+    nothing but the raw rows and the account's id and currency, which is what
+    the digest covers. Undated pending rows (dated "today") and anything
+    unusual make no span: those rows are simply always mapped.
     """
     low, high = _epoch(first), _epoch(last + timedelta(days=1))
     ids = set()
     for raw in raw_transactions:
         if type(raw) is not dict:
-            return None
-        transaction_id, posted, transacted, pending = (
-            raw.get("id"),
-            raw.get("posted"),
-            raw.get("transacted_at"),
-            raw.get("pending"),
-        )
+            return False
+        transaction_id, posted = raw.get("id"), raw.get("posted")
+        transacted, pending = raw.get("transacted_at"), raw.get("pending")
         if (
             type(transaction_id) is not str
             or not transaction_id
@@ -467,21 +487,27 @@ def _span(raw_transactions: list, account: AccountData, first: date, last: date)
             or not (transacted is None or type(transacted) is int)
             or not (pending is None or type(pending) is bool)
         ):
-            return None
+            return False
         when = (transacted or posted) if pending or posted == 0 else posted
         if not when or not low <= when < high:  # 0: undated, mapped to today
-            return None
+            return False
         ids.add(transaction_id)
-    if len(ids) != len(raw_transactions):
-        return None
+    return len(ids) == len(raw_transactions)
+
+
+def _span_digest(raw_transactions: list, account: AccountData, first: date, last: date) -> str:
+    """What the rows of a span are mapped from: the raw rows as sent, the account's id and currency, the dates.
+
+    Equal digests mean equal raw rows for the same span, which then make a
+    span again (`_spannable` depends on nothing else): a known digest needs
+    no second look at the rows.
+    """
     digest = hashlib.sha256()  # a match skips rows: no collisions wanted; fast where the CPU has SHA instructions
     digest.update(
         json.dumps([SPAN_FORMAT, account.provider_account_id, account.currency, str(first), str(last)]).encode()
     )
     digest.update(json.dumps(raw_transactions, separators=(",", ":"), default=str).encode())
-    return TransactionSpan(
-        provider_account_id=account.provider_account_id, first=first, last=last, digest=digest.hexdigest()
-    )
+    return digest.hexdigest()
 
 
 def _fast_transaction(raw: Any, account: AccountData, today: date) -> TransactionData | None:
