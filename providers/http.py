@@ -51,7 +51,7 @@ DEFAULT_BACKOFF_SECONDS = 0.5  # doubled on each retry, plus up to 100% jitter
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PAGES = 2000
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 1024 * 1024  # read a body in few pieces: each one needs the GIL back from the mapping thread
 REQUEST_HEAD_START = 0.001  # seconds: see Prefetch
 
 
