@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from providers.errors import (
     ProviderAuthError,
@@ -160,3 +164,46 @@ def test_invalid_json_is_a_bad_response(echo, client):
     echo.faults.add(Fault(body=b'{"value": 1.1'))
     with pytest.raises(ProviderBadResponse, match="not valid JSON"):
         parse_json(client.request("GET", echo.url, idempotent=True), "echo")
+
+
+JSON_DOCUMENTS = [
+    b'{"amount": 12.30, "count": 3, "big": 123456789012345678901234567890, "tiny": 1e-400}',
+    b'{"a": 1, "a": 2}',  # the last duplicate wins, as in the json module
+    b'[-0, 0.0, -0.0, 1E+3, "caf\\u00e9", "\\ud83d\\ude00", null, true, false]',
+    b"NaN",  # refused by msgspec: the json module reads it (the adapters then refuse a non-finite number)
+    b'{"x": Infinity}',
+    b'"\\ud800"',  # a lone surrogate
+    b'\xef\xbb\xbf{"with": "BOM"}',
+    '{"as": "text"}',
+]
+
+
+@pytest.mark.parametrize("document", JSON_DOCUMENTS)
+def test_parse_json_reads_what_the_json_module_reads(document):
+    expected = json.loads(document, parse_float=Decimal)
+    parsed = parse_json(document, "test")
+    assert repr(parsed) == repr(expected)  # same values and same types (Decimal('1.10') keeps its digits)
+
+
+@pytest.mark.parametrize("document", [b'{"a": ', b'{"a": 1} x', b'"\xff"', b"", "{'single': 'quotes'}"])
+def test_parse_json_refuses_what_the_json_module_refuses(document):
+    with pytest.raises(ProviderBadResponse, match="test: the response is not valid JSON"):
+        parse_json(document, "test")
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: Decimal(str(d)))
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_parse_json_matches_the_json_module_on_any_document(value):
+    document = json.dumps(value, default=str).encode()
+    assert repr(parse_json(document, "test")) == repr(json.loads(document, parse_float=Decimal))
