@@ -87,20 +87,21 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
             return attempt.account.transactions_synced_at
         return connection.transactions_synced_at
 
-    fetches = []
+    fetched_before = False
 
     def work(provider, attempt, now):
+        nonlocal fetched_before
         connection, account = attempt.connection, attempt.account
         cursor_mode = provider.capabilities.transactions_mode == "cursor"
         # A cursor covers the whole connection: syncing by cursor for one
         # account would advance it past the other accounts' changes.
         account_ids = None if cursor_mode or account is None else [account.provider_account_id]
         options = {}
-        if provider.capabilities.transaction_spans and not cursor_mode and spans.enabled() and not fetches:
+        if provider.capabilities.transaction_spans and not cursor_mode and spans.enabled() and not fetched_before:
             # What the last sync applied, so that the provider skips unchanged spans
-            # (not again when the apply found one it could not skip: StaleSpans).
+            # (not when fetching again because the apply met one it could not skip: StaleSpans).
             options["known_spans"] = spans.known_spans(connection, account)
-        fetches.append(now)
+        fetched_before = True
         # Pages go to a spool on disk as they arrive, so memory stays bounded
         # however many rows the provider sends; the data transaction streams it.
         fetched = spool_transactions(
