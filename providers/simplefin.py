@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from providers import payload as p
+from providers import simplefin_rows as rows
 from providers.base import (
     AccountData,
     AccountsResult,
@@ -60,10 +61,6 @@ NAME = "SimpleFIN"
 CHUNK_DAYS = 60  # servers reject wider windows, whatever the protocol text says
 MAX_TOKEN_CHARS = 4096
 CHUNK_ORIGIN = date(1970, 1, 1)
-
-
-def _epoch(day: date) -> int:
-    return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
 
 
 def _chunks(start: date, end: date) -> list[tuple[date, date]]:
@@ -170,7 +167,8 @@ class SimpleFINProvider(HTTPProvider):
         _, auth = strip_userinfo(self.credentials.get("access_url") or "")
         return (self.credentials.get("access_url") or "", *(auth or ()))
 
-    def _get_accounts(self, params: list[tuple[str, str]]) -> dict:
+    def _request_accounts(self, params: list[tuple[str, str]]) -> bytes:
+        """The body of `GET /accounts` (statuses mapped to errors), not yet read."""
         response: HttpResponse = self.http.request(
             "GET", self._access_url + "/accounts", idempotent=True, params=params, what="the SimpleFIN access URL"
         )
@@ -180,11 +178,19 @@ class SimpleFINProvider(HTTPProvider):
                 "reconnect with a new setup token"
             )
         raise_for_status(response, NAME)
+        return response.body
+
+    def _get_accounts(self, params: list[tuple[str, str]]) -> dict:
+        return self._read(self._request_accounts(params))
+
+    @staticmethod
+    def _read(data: bytes) -> dict:
+        """An /accounts body read whole, carefully: ProviderBadResponse names what is wrong."""
         try:
-            text = response.body.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = "\ufffd"  # not JSON: parse_json says so
-        del response  # a long window's body is large: drop the bytes before parsing the text
+        del data  # a long window's body is large: the text replaces the bytes
         return p.as_object(parse_json(text, "SimpleFIN /accounts"), "response")
 
     def _warnings(self, body: dict) -> tuple[list[str], set[str]]:
@@ -320,11 +326,13 @@ class SimpleFINProvider(HTTPProvider):
     ) -> Iterator[TransactionsResult]:
         """Pages per window chunk and account, then a last page with the accounts covered and every warning.
 
-        The next chunk is requested (and its JSON parsed) on a worker thread
-        while this one is mapped, so the server's time and the mapping overlap;
-        at most one request is in flight and memory holds at most two responses.
-        An account's rows of a chunk are a span (`_span`) when they allow it; a
-        span in `known_spans` with the same digest is handed over as its ids.
+        The next chunk is requested on a worker thread while this one is read
+        and mapped, so the server's time and the mapping overlap; at most one
+        request is in flight. Each answer is framed without parsing its rows
+        (simplefin_rows.read_frame), then read one account at a time. An
+        account's rows of a chunk are a span when they allow it
+        (simplefin_rows.spannable); a span in `known_spans` with the same digest
+        is handed over as its ids, its rows never parsed.
         """
         chunks = _chunks(start, end)
         if len(chunks) > max_pages():
@@ -334,47 +342,32 @@ class SimpleFINProvider(HTTPProvider):
         warnings: list[str] = []
         failed: set[str] = set()
         with Prefetch("finsync-simplefin") as ahead:
-            upcoming = ahead.submit(self._get_accounts, self._chunk_params(chunks[0], account_ids)) if chunks else None
-            for index in range(len(chunks)):
-                body = upcoming.result()
-                upcoming = None
-                if index + 1 < len(chunks):
-                    upcoming = ahead.submit(self._get_accounts, self._chunk_params(chunks[index + 1], account_ids))
+            params = [self._chunk_params(chunk, account_ids) for chunk in chunks]
+            upcoming = ahead.submit(self._request_accounts, params[0]) if chunks else None
+            for index, (first, last) in enumerate(chunks):
+                data = upcoming.result()
+                upcoming = ahead.submit(self._request_accounts, params[index + 1]) if index + 1 < len(chunks) else None
+                body, chunk_accounts = self._frame(data)
+                del data
                 chunk_warnings, chunk_failed = self._warnings(body)
                 warnings += chunk_warnings
                 failed |= chunk_failed
-                # A page per account of the chunk, each account's raw rows dropped once
-                # mapped: memory holds one response (and the next one, arriving), not the window.
                 yield TransactionsResult(transactions=[], warnings=chunk_warnings)
-                first, last = chunks[index]
-                for i, raw in enumerate(self._accounts(body)):
+                # A page per account of the chunk, its rows parsed only now and dropped once
+                # mapped: memory holds one answer's bytes (and the next one's, arriving) and
+                # one account's rows, not the window.
+                for i, item in enumerate(chunk_accounts):
                     path = f"accounts[{i}]"
-                    account = self._account(raw, path)
+                    account = self._account(item.fields, path)
                     if account_ids and account.provider_account_id not in account_ids:
                         continue
                     accounts[account.provider_account_id] = account
-                    raw_transactions = p.as_list(raw.pop("transactions", None) or [], f"{path}.transactions")
-                    span_first, span_last = max(first, start), min(last, end)
-                    known = (known_spans or {}).get((account.provider_account_id, span_first, span_last))
-                    digest = _span_digest(raw_transactions, account, span_first, span_last) if known else None
-                    if known is not None and digest == known:
-                        span = TransactionSpan(
-                            provider_account_id=account.provider_account_id,
-                            first=span_first,
-                            last=span_last,
-                            digest=digest,
-                        )
-                        ids = [raw["id"] for raw in raw_transactions]
-                        yield TransactionsResult(transactions=[], accounts=[account], span=span, unchanged_ids=ids)
-                    else:
-                        span = _span(raw_transactions, account, span_first, span_last, digest=digest)
-                        yield TransactionsResult(
-                            transactions=self._transactions(raw_transactions, path, account, start, end, today),
-                            accounts=[account],
-                            span=span,
-                        )
-                    del raw_transactions
-                del body
+                    span = (max(first, start), min(last, end))
+                    yield self._account_page(
+                        item, path, account, span=span, window=(start, end), today=today, known=known_spans
+                    )
+                    chunk_accounts[i] = None  # its rows' bytes can go
+                del body, chunk_accounts
         warnings = list(dict.fromkeys(warnings))
         self._fail_if_nothing(list(accounts.values()), warnings)
         yield TransactionsResult(
@@ -386,12 +379,57 @@ class SimpleFINProvider(HTTPProvider):
             warnings=warnings,
         )
 
+    def _frame(self, data: bytes) -> tuple[dict, list]:
+        """An answer's `errors`/`errlist` and its accounts (`AccountRows`), rows left raw where msgspec frames it.
+
+        An answer it cannot frame is read whole by the careful path; its
+        accounts then carry their parsed rows (and make no spans).
+        """
+        framed = rows.read_frame(data)
+        if framed is not None:
+            return framed
+        body = self._read(data)
+        return body, [rows.AccountRows(fields=raw, rows=raw.pop("transactions", None)) for raw in self._accounts(body)]
+
+    def _account_page(
+        self, item, path: str, account: AccountData, *, span: tuple[date, date], window, today: date, known
+    ) -> TransactionsResult:
+        """One account's page of a chunk: its ids if its span is known unchanged, else its rows mapped."""
+        first, last = span
+        digest = None
+        if isinstance(item.rows, msgspec.Raw):
+            digest = rows.span_digest(item.rows, account, first, last)
+            ids = (
+                rows.row_ids(item.rows)
+                if (known or {}).get((account.provider_account_id, first, last)) == digest
+                else None
+            )
+            if ids is not None:
+                unchanged = TransactionSpan(
+                    provider_account_id=account.provider_account_id, first=first, last=last, digest=digest
+                )
+                return TransactionsResult(transactions=[], accounts=[account], span=unchanged, unchanged_ids=ids)
+            raw_transactions = rows.parse_rows(item.rows)
+        else:
+            raw_transactions = item.rows
+        raw_transactions = p.as_list(raw_transactions or [], f"{path}.transactions")
+        span = None
+        if digest is not None and rows.spannable(raw_transactions, first, last):
+            span = TransactionSpan(
+                provider_account_id=account.provider_account_id, first=first, last=last, digest=digest
+            )
+        return TransactionsResult(
+            transactions=self._transactions(raw_transactions, path, account, *window, today),
+            accounts=[account],
+            span=span,
+        )
+
     @staticmethod
     def _chunk_params(chunk: tuple[date, date], account_ids) -> list[tuple[str, str]]:
         first, last = chunk
         params = [
-            ("start-date", str(_epoch(first))),
-            ("end-date", str(_epoch(last + timedelta(days=1)))),
+            ("start-date", str(rows.epoch(first))),
+            ("end-date", str(rows.epoch(last + timedelta(days=1)))),
             ("pending", "1"),
         ]
         return params + [("account", account_id) for account_id in account_ids or ()]
@@ -402,7 +440,7 @@ class SimpleFINProvider(HTTPProvider):
         """An account's rows of one chunk within [start, end]; the same id twice keeps the posted version."""
         transactions: dict[tuple[str, str], TransactionData] = {}
         for j, raw in enumerate(raw_transactions):
-            data = _fast_transaction(raw, account, today)
+            data = rows.fast_transaction(raw, account, today)
             if data is None:  # something unusual: the careful reader maps it or names the bad field
                 item_path = f"{path}.transactions[{j}]"
                 data = self._transaction(p.as_object(raw, item_path), item_path, account, today)
@@ -438,132 +476,3 @@ def _merge(transactions: dict[tuple[str, str], TransactionData], new: Iterable[T
         known = transactions.get(key)
         if known is None or known.pending or not data.pending:
             transactions[key] = data
-
-
-_EPOCH_LIMIT = 10**11  # as payload.as_epoch
-# Part of every span digest: change it whenever the mapping of a row changes,
-# so that spans stored by the older code no longer match.
-SPAN_FORMAT = "simplefin-transactions-1"
-
-
-def _span(
-    raw_transactions: list, account: AccountData, first: date, last: date, *, digest: str | None = None
-) -> TransactionSpan | None:
-    """The span of an account's raw rows for [first, last] (with their digest, if computed already), or None
-    when they do not make one (`_spannable`)."""
-    if not _spannable(raw_transactions, first, last):
-        return None
-    return TransactionSpan(
-        provider_account_id=account.provider_account_id,
-        first=first,
-        last=last,
-        digest=digest or _span_digest(raw_transactions, account, first, last),
-    )
-
-
-def _spannable(raw_transactions: list, first: date, last: date) -> bool:
-    """Whether an account's raw rows for [first, last] make a span.
-
-    They do when each is an object with a plain string id (no two alike) and
-    integer epochs that date it, as `_transaction` does, within [first, last]:
-    then the window filter keeps every row and the mapped rows depend on
-    nothing but the raw rows and the account's id and currency, which is what
-    the digest covers. Undated pending rows (dated "today") and anything
-    unusual make no span: those rows are simply always mapped.
-    """
-    low, high = _epoch(first), _epoch(last + timedelta(days=1))
-    ids = set()
-    for raw in raw_transactions:
-        if type(raw) is not dict:
-            return False
-        transaction_id, posted = raw.get("id"), raw.get("posted")
-        transacted, pending = raw.get("transacted_at"), raw.get("pending")
-        if (
-            type(transaction_id) is not str
-            or not transaction_id
-            or transaction_id[0].isspace()
-            or transaction_id[-1].isspace()
-            or type(posted) is not int
-            or not (transacted is None or type(transacted) is int)
-            or not (pending is None or type(pending) is bool)
-        ):
-            return False
-        when = (transacted or posted) if pending or posted == 0 else posted
-        if not when or not low <= when < high:  # 0: undated, mapped to today
-            return False
-        ids.add(transaction_id)
-    return len(ids) == len(raw_transactions)
-
-
-def _span_digest(raw_transactions: list, account: AccountData, first: date, last: date) -> str:
-    """What the rows of a span are mapped from: the raw rows as sent, the account's id and currency, the dates.
-
-    Equal digests mean equal raw rows for the same span, which then make a
-    span again (`_spannable` depends on nothing else): a known digest needs
-    no second look at the rows.
-    """
-    digest = hashlib.sha256()  # a match skips rows: no collisions wanted; fast where the CPU has SHA instructions
-    digest.update(
-        json.dumps([SPAN_FORMAT, account.provider_account_id, account.currency, str(first), str(last)]).encode()
-    )
-    digest.update(json.dumps(raw_transactions, separators=(",", ":"), default=str).encode())
-    return digest.hexdigest()
-
-
-def _fast_transaction(raw: Any, account: AccountData, today: date) -> TransactionData | None:
-    """`SimpleFINProvider._transaction` for a row in the usual shape, or None to let the careful reader decide.
-
-    The usual shape: a string id without surrounding blanks, integer epochs, a
-    numeric-string amount, string-or-null texts and a boolean-or-absent
-    `pending`. Anything else (numeric ids, epochs as strings, bad values)
-    takes the careful path, which maps it the same way or names the bad field.
-    """
-    if type(raw) is not dict:
-        return None
-    get = raw.get
-    transaction_id, posted, amount = get("id"), get("posted"), get("amount")
-    description, transacted, pending = get("description", _ABSENT), get("transacted_at"), get("pending")
-    payee, extra = get("payee"), get("extra")
-    if (
-        type(transaction_id) is not str
-        or not transaction_id
-        or transaction_id[0].isspace()
-        or transaction_id[-1].isspace()
-        or type(posted) is not int
-        or not 0 <= posted < _EPOCH_LIMIT
-        or type(amount) is not str
-        or not (description is None or type(description) is str)
-        or not (transacted is None or (type(transacted) is int and 0 <= transacted < _EPOCH_LIMIT))
-        or not (pending is None or type(pending) is bool)
-        or not (payee is None or type(payee) is str)
-    ):
-        return None
-    try:
-        value = Decimal(amount.strip().replace(",", ""))
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    transacted_at = datetime.fromtimestamp(transacted, tz=UTC) if transacted else None
-    is_pending = bool(pending) or posted == 0
-    if is_pending:
-        when = transacted_at or (datetime.fromtimestamp(posted, tz=UTC) if posted else None)
-        posted_date = when.date() if when else today
-    else:
-        posted_date = datetime.fromtimestamp(posted, tz=UTC).date()
-    category = extra.get("category") if type(extra) is dict else None
-    return TransactionData(
-        provider_transaction_id=transaction_id,
-        provider_account_id=account.provider_account_id,
-        posted_date=posted_date,
-        amount=value,
-        currency=account.currency,
-        description=description or "",
-        payee=payee or "",
-        category=category if isinstance(category, str) else "",
-        pending=is_pending,
-        transacted_at=transacted_at,
-    )
-
-
-_ABSENT = object()

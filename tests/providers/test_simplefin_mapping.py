@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.base import AccountData
 from providers.errors import ProviderBadResponse
-from providers.simplefin import SimpleFINProvider, _epoch, _fast_transaction, _span
+from providers.simplefin import SimpleFINProvider
+from providers.simplefin_rows import epoch, fast_transaction, read_frame, row_ids, span_digest, spannable
 
 ACCOUNT = AccountData(provider_account_id="acct-1", name="Checking", currency="USD")
 TODAY = date(2026, 6, 15)
 FIRST, LAST = date(2026, 5, 7), date(2026, 7, 5)
-NOON = _epoch(date(2026, 6, 1)) + 12 * 3600
+NOON = epoch(date(2026, 6, 1)) + 12 * 3600
 
 # Values each field may take: the usual ones (drawn most of the time) and the odd ones a server might send.
 FIELDS = {
@@ -62,14 +65,14 @@ def careful(raw):
 @settings(max_examples=600, deadline=None)
 @given(raw_rows())
 def test_short_path_maps_like_the_careful_reader_or_steps_aside(raw):
-    fast = _fast_transaction(raw, ACCOUNT, TODAY)
+    fast = fast_transaction(raw, ACCOUNT, TODAY)
     if fast is not None:
         assert fast == careful(raw)
 
 
 def test_short_path_takes_the_usual_row():
     raw = {"id": "t-1", "posted": NOON, "amount": "-12.50", "description": "Cafe", "payee": "Blue", "pending": False}
-    data = _fast_transaction(raw, ACCOUNT, TODAY)
+    data = fast_transaction(raw, ACCOUNT, TODAY)
     assert data == careful(raw)
     assert (data.amount, data.posted_date, data.pending, data.currency) == (
         Decimal("-12.50"),
@@ -77,7 +80,7 @@ def test_short_path_takes_the_usual_row():
         False,
         "USD",
     )
-    pending = _fast_transaction(
+    pending = fast_transaction(
         {"id": "p", "posted": 0, "amount": "1", "description": None, "transacted_at": NOON}, ACCOUNT, TODAY
     )
     assert pending.pending and pending.posted_date == date(2026, 6, 1)
@@ -95,11 +98,11 @@ def test_short_path_takes_the_usual_row():
 )
 def test_odd_rows_go_to_the_careful_reader_which_names_the_field(change, problem):
     raw = {"id": "t-1", "posted": NOON, "amount": "-1.00", "description": "x"} | change
-    assert _fast_transaction(raw, ACCOUNT, TODAY) is None
+    assert fast_transaction(raw, ACCOUNT, TODAY) is None
     assert str(careful(raw)) == problem
 
 
-# --- spans --------------------------------------------------------------------------------
+# --- spans and frames ----------------------------------------------------------------------
 
 
 def rows(*overrides):
@@ -109,16 +112,24 @@ def rows(*overrides):
     ]
 
 
-def test_rows_dated_inside_make_a_span_whose_digest_follows_the_data():
-    span = _span(rows({}, {}), ACCOUNT, FIRST, LAST)
-    assert span is not None and span.key == ("acct-1", FIRST, LAST)
-    assert _span(rows({}, {}), ACCOUNT, FIRST, LAST).digest == span.digest  # deterministic
-    assert _span(rows({}, {"amount": "-1.01"}), ACCOUNT, FIRST, LAST).digest != span.digest
-    assert _span(rows({}, {"memo": "new"}), ACCOUNT, FIRST, LAST).digest != span.digest  # any field counts
+def raw(value) -> msgspec.Raw:
+    return msgspec.Raw(json.dumps(value).encode())
+
+
+def digest(value, account=ACCOUNT, first=FIRST, last=LAST) -> str:
+    return span_digest(raw(value), account, first, last)
+
+
+def test_rows_dated_inside_make_a_span_whose_digest_follows_the_bytes():
+    assert spannable(rows({}, {}), FIRST, LAST)
+    assert spannable([], FIRST, LAST)  # no rows is a span too
+    same = digest(rows({}, {}))
+    assert digest(rows({}, {})) == same  # deterministic
+    assert digest(rows({}, {"amount": "-1.01"})) != same
+    assert digest(rows({}, {"memo": "new"})) != same  # any field counts
     euro = AccountData(provider_account_id="acct-1", name="Checking", currency="EUR")
-    assert _span(rows({}, {}), euro, FIRST, LAST).digest != span.digest  # rows take the account's currency
-    assert _span(rows({}, {}), ACCOUNT, date(2026, 5, 8), LAST).digest != span.digest
-    assert _span([], ACCOUNT, FIRST, LAST) is not None  # no rows is a span too
+    assert digest(rows({}, {}), account=euro) != same  # rows take the account's currency
+    assert digest(rows({}, {}), first=date(2026, 5, 8)) != same
 
 
 @pytest.mark.parametrize(
@@ -128,19 +139,66 @@ def test_rows_dated_inside_make_a_span_whose_digest_follows_the_data():
         {"id": " t-9"},  # blanks around the id
         {"id": "t-0"},  # the same id twice
         {"posted": str(NOON)},  # epoch as a string
-        {"posted": _epoch(LAST) + 86400},  # dated after the span
-        {"posted": _epoch(FIRST) - 1},  # dated before it
+        {"posted": epoch(LAST) + 86400},  # dated after the span
+        {"posted": epoch(FIRST) - 1},  # dated before it
         {"posted": 0, "pending": True},  # pending without any date: dated "today"
         {"posted": 0, "transacted_at": "x"},
         {"pending": "yes"},
     ],
 )
 def test_anything_unusual_makes_no_span(odd):
-    assert _span(rows({}, odd), ACCOUNT, FIRST, LAST) is None
+    assert not spannable(rows({}, odd), FIRST, LAST)
 
 
 def test_a_pending_row_is_dated_by_when_it_happened():
-    inside = {"posted": 0, "pending": True, "transacted_at": NOON}
-    assert _span(rows({}, inside), ACCOUNT, FIRST, LAST) is not None
-    outside = {"posted": 0, "pending": True, "transacted_at": _epoch(FIRST) - 3600}
-    assert _span(rows({}, outside), ACCOUNT, FIRST, LAST) is None
+    assert spannable(rows({}, {"posted": 0, "pending": True, "transacted_at": NOON}), FIRST, LAST)
+    assert not spannable(rows({}, {"posted": 0, "pending": True, "transacted_at": epoch(FIRST) - 3600}), FIRST, LAST)
+
+
+def test_an_answer_is_framed_with_each_accounts_rows_left_raw():
+    body = {
+        "errors": ["Bank X is slow"],
+        "accounts": [
+            {
+                "id": "a",
+                "name": "A",
+                "currency": "USD",
+                "balance": 1.5,
+                "balance-date": 1,
+                "org": {},
+                "transactions": rows({}),
+            },
+            {"id": "b", "name": "B", "available-balance": "2", "holdings": []},
+            {"id": "c", "transactions": None},
+        ],
+    }
+    warnings, accounts = read_frame(json.dumps(body).encode())
+    assert warnings == {"errors": ["Bank X is slow"]}
+    assert accounts[0].fields == {
+        "id": "a",
+        "name": "A",
+        "currency": "USD",
+        "balance": Decimal("1.5"),
+        "balance-date": 1,
+    }
+    assert json.loads(bytes(accounts[0].rows)) == rows({})
+    assert accounts[1].fields == {"id": "b", "name": "B", "available-balance": "2", "holdings": []}
+    assert row_ids(accounts[1].rows) == [] and row_ids(accounts[2].rows) == []
+    assert row_ids(accounts[0].rows) == ["t-0"]
+    assert row_ids(raw([{"id": 7}])) is None  # not a string id: the rows are parsed instead
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"[]",
+        b'{"errors": []}',
+        b'{"accounts": {}}',
+        b'{"accounts": [1]}',
+        b'{"accounts": [], "x": NaN}',
+        b"{",
+        b'"\xff"',
+    ],
+)
+def test_what_cannot_be_framed_goes_to_the_careful_path(document):
+    assert read_frame(document) is None
