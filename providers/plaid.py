@@ -23,13 +23,13 @@ import logging
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.conf import settings
 
 from providers import payload as p
+from providers import plaid_rows as rows
 from providers.base import (
     AccountData,
     AccountsResult,
@@ -44,7 +44,6 @@ from providers.base import (
 )
 from providers.errors import (
     ProviderAuthError,
-    ProviderBadResponse,
     ProviderConfigError,
     ProviderCredentialsInvalid,
     ProviderError,
@@ -126,125 +125,6 @@ def _error(status: int, body: Any, headers: Mapping[str, str]) -> Exception | No
     if error_type in ("INSTITUTION_ERROR", "API_ERROR") or status >= 500:
         return ProviderUnavailable(f"Plaid or the institution is unavailable ({label}); retry later")
     return PlaidAPIError(f"Plaid refused the request ({label})", plaid_code=code)
-
-
-def _category(raw: dict) -> str:
-    """personal_finance_category.primary, else the legacy `category` list joined with " > "."""
-    category = raw.get("personal_finance_category")
-    primary = category.get("primary") if isinstance(category, dict) else None
-    if not isinstance(primary, str):
-        legacy = raw.get("category")
-        primary = " > ".join(c for c in legacy if isinstance(c, str)) if isinstance(legacy, list) else ""
-    return primary
-
-
-def _when(raw: dict) -> Any:
-    return raw.get("datetime") or raw.get("authorized_datetime")
-
-
-def _fast_transaction(raw: Any) -> TransactionData | None:
-    """`PlaidProvider._transaction` of a well-formed row, read directly; None when anything is off.
-
-    100,000 rows through a dozen careful readers (each with its path built
-    up front) cost more than the rest of the mapping. This reads each field
-    with a type check and gives up at the first surprise (a missing key, a
-    wrong type, a value the careful readers would convert or refuse); the
-    caller then maps the row with `_transaction`, which gives the same result
-    or the error naming the field. Whatever this returns, `_transaction`
-    returns too.
-    """
-    if type(raw) is not dict:
-        return None
-    get = raw.get
-    transaction_id, account_id, day, amount = get("transaction_id"), get("account_id"), get("date"), get("amount")
-    if type(transaction_id) is not str or type(account_id) is not str or type(day) is not str:
-        return None
-    transaction_id, account_id = transaction_id.strip(), account_id.strip()
-    if not transaction_id or not account_id:
-        return None
-    if type(amount) is Decimal:  # parse_json reads every fraction as a Decimal
-        if not amount.is_finite():
-            return None
-    elif type(amount) is int:
-        amount = Decimal(amount)
-    else:
-        return None
-    pending = get("pending")
-    if pending is not True and pending is not False:  # null (read as false) and missing: the careful path
-        return None
-    try:
-        posted = date.fromisoformat(day)
-    except ValueError:
-        return None
-    code = get("iso_currency_code") or get("unofficial_currency_code")
-    if not code:
-        currency = "USD"
-    elif type(code) is str:
-        canonical = len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
-        currency = code if canonical else p.currency_code(code)
-    else:
-        return None
-    description = get("name")
-    if description is None or description == "":  # as `name or original_description`, both nullable
-        description = get("original_description")
-        if description is None:
-            description = ""
-    if type(description) is not str:
-        return None
-    payee = get("merchant_name")
-    if payee is None:
-        payee = ""
-    elif type(payee) is not str:
-        return None
-    replaces = get("pending_transaction_id")
-    if replaces is None:
-        replaces = ""
-    elif type(replaces) is not str:
-        return None
-    when = _when(raw)
-    if when is not None:
-        if type(when) is not str:
-            return None
-        try:
-            when = p.as_datetime(when, "datetime")
-        except ProviderBadResponse:
-            return None
-    return TransactionData(
-        provider_transaction_id=transaction_id,
-        provider_account_id=account_id,
-        posted_date=posted,
-        amount=-amount,
-        currency=currency,
-        description=description,
-        payee=payee,
-        category=_category(raw),
-        pending=pending,
-        transacted_at=when,
-        pending_transaction_id=replaces,
-    )
-
-
-def _fast_removed(raw: Any) -> RemovedTransaction | None:
-    """`PlaidProvider._removed` of an entry with both ids as plain strings; None otherwise."""
-    if type(raw) is not dict:
-        return None
-    transaction_id, account_id = raw.get("transaction_id"), raw.get("account_id")
-    if type(transaction_id) is not str or type(account_id) is not str:
-        return None
-    transaction_id, account_id = transaction_id.strip(), account_id.strip()
-    if not transaction_id or not account_id:
-        return None
-    return RemovedTransaction(provider_account_id=account_id, provider_transaction_id=transaction_id)
-
-
-def _next_request(body: dict) -> tuple[str, bool] | None:
-    """(next_cursor or "", has_more) of a page that states both plainly; None leaves it to the careful readers."""
-    cursor, has_more = body.get("next_cursor", False), body.get("has_more", 0)
-    if cursor is None:
-        cursor = ""
-    if type(cursor) is not str or (has_more is not True and has_more is not False and has_more is not None):
-        return None
-    return cursor, bool(has_more)
 
 
 @register
@@ -347,9 +227,9 @@ class PlaidProvider(HTTPProvider):
             description=p.as_str(raw.get("name"), f"{path}.name", nullable=True)
             or p.as_str(raw.get("original_description"), f"{path}.original_description", nullable=True),
             payee=p.as_str(raw.get("merchant_name"), f"{path}.merchant_name", nullable=True),
-            category=_category(raw),
+            category=rows.category(raw),
             pending=p.as_bool(p.field(raw, "pending", path), f"{path}.pending"),
-            transacted_at=p.as_datetime(_when(raw), f"{path}.datetime", nullable=True),
+            transacted_at=p.as_datetime(rows.transacted_when(raw), f"{path}.datetime", nullable=True),
             pending_transaction_id=p.as_str(
                 raw.get("pending_transaction_id"), f"{path}.pending_transaction_id", nullable=True
             ),
@@ -445,7 +325,7 @@ class PlaidProvider(HTTPProvider):
                 for number in range(1, limit + 1):
                     body = fetching.result()
                     fetching = None
-                    following = _next_request(body)
+                    following = rows.next_request(body)
                     if following is not None and following[1] and number < limit:
                         fetching = worker.submit(self._sync_page, following[0])
                     page, has_more = self._page(body, f"page {number}")
@@ -474,14 +354,14 @@ class PlaidProvider(HTTPProvider):
         changed: dict[str, TransactionData] = {}
         for key in ("added", "modified"):
             for i, raw in enumerate(p.as_list(p.field(body, key, where), f"{where}.{key}")):
-                data = _fast_transaction(raw)
+                data = rows.fast_transaction(raw)
                 if data is None:  # something is off: the careful readers name it (paths built only now)
                     path = f"{where}.{key}[{i}]"
                     data = self._transaction(p.as_object(raw, path), path)
                 changed[data.provider_transaction_id] = data
         removed: dict[str, RemovedTransaction] = {}
         for i, raw in enumerate(p.as_list(p.field(body, "removed", where), f"{where}.removed")):
-            item = _fast_removed(raw)
+            item = rows.fast_removed(raw)
             if item is None:
                 item = self._removed(raw, f"{where}.removed[{i}]", changed)
             else:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from benchmarks import plaid_data
 from providers import errors as provider_errors
-from providers.plaid import PlaidProvider, _fast_transaction
+from providers.plaid import PlaidProvider
+from providers.plaid_rows import fast_transaction
 from sync.batch import sync_connection
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import (
@@ -716,7 +717,7 @@ def test_fast_path_maps_well_formed_rows_as_the_careful_readers_do(case):
         careful = provider._transaction(raw, "row")
     finally:
         provider.close()
-    mapped = _fast_transaction(raw)
+    mapped = fast_transaction(raw)
     assert (mapped is not None) == fast
     if mapped is not None:
         assert repr(mapped) == repr(careful)
@@ -782,7 +783,7 @@ def test_fast_path_never_disagrees_with_the_careful_readers(changes):
         careful = None
     finally:
         provider.close()
-    mapped = _fast_transaction(raw)
+    mapped = fast_transaction(raw)
     assert mapped is None or repr(mapped) == repr(careful)
 
 

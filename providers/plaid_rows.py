@@ -1,0 +1,138 @@
+"""Plaid's Transaction objects read fast: a direct path for well-formed rows, the careful readers for the rest.
+
+100,000 rows through a dozen careful readers each (with their paths built up
+front) cost more than the rest of the mapping. `fast_transaction` and
+`fast_removed` read each field with a type check and give up at the first
+surprise; the adapter then maps that row with its careful readers, which give
+the same result or the error naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from providers import payload as p
+from providers.base import RemovedTransaction, TransactionData
+from providers.errors import ProviderBadResponse
+
+
+def category(raw: dict) -> str:
+    """personal_finance_category.primary, else the legacy `category` list joined with " > "."""
+    category = raw.get("personal_finance_category")
+    primary = category.get("primary") if isinstance(category, dict) else None
+    if not isinstance(primary, str):
+        legacy = raw.get("category")
+        primary = " > ".join(c for c in legacy if isinstance(c, str)) if isinstance(legacy, list) else ""
+    return primary
+
+
+def transacted_when(raw: dict) -> Any:
+    """When the transaction happened, as sent: `datetime`, else `authorized_datetime`."""
+    return raw.get("datetime") or raw.get("authorized_datetime")
+
+
+def fast_transaction(raw: Any) -> TransactionData | None:
+    """`PlaidProvider._transaction` of a well-formed row, read directly; None when anything is off.
+
+    100,000 rows through a dozen careful readers (each with its path built
+    up front) cost more than the rest of the mapping. This reads each field
+    with a type check and gives up at the first surprise (a missing key, a
+    wrong type, a value the careful readers would convert or refuse); the
+    caller then maps the row with `_transaction`, which gives the same result
+    or the error naming the field. Whatever this returns, `_transaction`
+    returns too.
+    """
+    if type(raw) is not dict:
+        return None
+    get = raw.get
+    transaction_id, account_id, day, amount = get("transaction_id"), get("account_id"), get("date"), get("amount")
+    if type(transaction_id) is not str or type(account_id) is not str or type(day) is not str:
+        return None
+    transaction_id, account_id = transaction_id.strip(), account_id.strip()
+    if not transaction_id or not account_id:
+        return None
+    if type(amount) is Decimal:  # parse_json reads every fraction as a Decimal
+        if not amount.is_finite():
+            return None
+    elif type(amount) is int:
+        amount = Decimal(amount)
+    else:
+        return None
+    pending = get("pending")
+    if pending is not True and pending is not False:  # null (read as false) and missing: the careful path
+        return None
+    try:
+        posted = date.fromisoformat(day)
+    except ValueError:
+        return None
+    code = get("iso_currency_code") or get("unofficial_currency_code")
+    if not code:
+        currency = "USD"
+    elif type(code) is str:
+        canonical = len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
+        currency = code if canonical else p.currency_code(code)
+    else:
+        return None
+    description = get("name")
+    if description is None or description == "":  # as `name or original_description`, both nullable
+        description = get("original_description")
+        if description is None:
+            description = ""
+    if type(description) is not str:
+        return None
+    payee = get("merchant_name")
+    if payee is None:
+        payee = ""
+    elif type(payee) is not str:
+        return None
+    replaces = get("pending_transaction_id")
+    if replaces is None:
+        replaces = ""
+    elif type(replaces) is not str:
+        return None
+    when = transacted_when(raw)
+    if when is not None:
+        if type(when) is not str:
+            return None
+        try:
+            when = p.as_datetime(when, "datetime")
+        except ProviderBadResponse:
+            return None
+    return TransactionData(
+        provider_transaction_id=transaction_id,
+        provider_account_id=account_id,
+        posted_date=posted,
+        amount=-amount,
+        currency=currency,
+        description=description,
+        payee=payee,
+        category=category(raw),
+        pending=pending,
+        transacted_at=when,
+        pending_transaction_id=replaces,
+    )
+
+
+def fast_removed(raw: Any) -> RemovedTransaction | None:
+    """`PlaidProvider._removed` of an entry with both ids as plain strings; None otherwise."""
+    if type(raw) is not dict:
+        return None
+    transaction_id, account_id = raw.get("transaction_id"), raw.get("account_id")
+    if type(transaction_id) is not str or type(account_id) is not str:
+        return None
+    transaction_id, account_id = transaction_id.strip(), account_id.strip()
+    if not transaction_id or not account_id:
+        return None
+    return RemovedTransaction(provider_account_id=account_id, provider_transaction_id=transaction_id)
+
+
+def next_request(body: dict) -> tuple[str, bool] | None:
+    """(next_cursor or "", has_more) of a page that states both plainly; None leaves it to the careful readers."""
+    cursor, has_more = body.get("next_cursor", False), body.get("has_more", 0)
+    if cursor is None:
+        cursor = ""
+    if type(cursor) is not str or (has_more is not True and has_more is not False and has_more is not None):
+        return None
+    return cursor, bool(has_more)
