@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from providers.base import TransactionData, TransactionsResult
-from sync import apply
+from sync import apply, transaction_apply
 from sync.bulk import new_ids
 from sync.models import Account, Transaction
 from tests.factories import ConnectionFactory
@@ -118,8 +118,8 @@ def test_small_apply_batches_give_the_same_history_as_one_batch(user, monkeypatc
     one = ConnectionFactory(owner=user, name="One batch", config={"transactions_per_account": 60})
     many = ConnectionFactory(owner=user, name="Many batches", config={"transactions_per_account": 60})
     results = {}
-    for bank, batch in ((one, apply.APPLY_BATCH), (many, 7)):
-        monkeypatch.setattr(apply, "APPLY_BATCH", batch)
+    for bank, batch in ((one, transaction_apply.APPLY_BATCH), (many, 7)):
+        monkeypatch.setattr(transaction_apply, "APPLY_BATCH", batch)
         accounts(bank, user)
         runs = []
         for as_of, end in (("2026-06-15", date(2026, 6, 15)), ("2026-06-19", date(2026, 6, 19))):

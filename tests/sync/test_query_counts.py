@@ -25,7 +25,7 @@ def sync_queries(connection_obj, user, **kwargs) -> int:
 def test_transactions_sync_queries_do_not_grow_with_rows(user, per_account, django_assert_max_num_queries):
     bank = ConnectionFactory(owner=user, config={"transactions_per_account": per_account})
     accounts(bank, user)
-    # Both sizes fit one apply batch (apply.APPLY_BATCH rows), so both must stay under the same bound.
+    # Both sizes fit one apply batch (transaction_apply.APPLY_BATCH rows), so both must stay under the same bound.
     with django_assert_max_num_queries(30):
         first = transactions(bank, user, force=True, **WINDOW)
     assert first.created > per_account  # three accounts' worth of rows
