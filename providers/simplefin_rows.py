@@ -33,6 +33,11 @@ SPAN_FORMAT = "simplefin-transactions-2"
 NO_ROWS = msgspec.Raw(b"null")
 
 
+def plain_id(value: Any) -> bool:
+    """A non-empty string id without blanks around it: one the careful reader (payload.as_id) keeps as it is."""
+    return type(value) is str and value != "" and not value[0].isspace() and not value[-1].isspace()
+
+
 def epoch(day: date) -> int:
     return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
 
@@ -150,10 +155,7 @@ def spannable(raw_transactions: list, first: date, last: date) -> bool:
         transaction_id, posted = raw.get("id"), raw.get("posted")
         transacted, pending = raw.get("transacted_at"), raw.get("pending")
         if (
-            type(transaction_id) is not str
-            or not transaction_id
-            or transaction_id[0].isspace()
-            or transaction_id[-1].isspace()
+            not plain_id(transaction_id)
             or type(posted) is not int
             or not (transacted is None or type(transacted) is int)
             or not (pending is None or type(pending) is bool)
@@ -199,10 +201,7 @@ def fast_transaction(raw: Any, account: AccountData, today: date) -> Transaction
     description, transacted, pending = get("description", _ABSENT), get("transacted_at"), get("pending")
     payee, extra = get("payee"), get("extra")
     if (
-        type(transaction_id) is not str
-        or not transaction_id
-        or transaction_id[0].isspace()
-        or transaction_id[-1].isspace()
+        not plain_id(transaction_id)
         or type(posted) is not int
         or not 0 <= posted < EPOCH_LIMIT
         or type(amount) is not str
