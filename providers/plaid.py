@@ -159,6 +159,14 @@ class PlaidProvider(HTTPProvider):
     # --- requests ----------------------------------------------------------------
 
     def _post(self, path: str, body: dict) -> dict:
+        return self._read(self._post_for_bytes(path, body), path)
+
+    @staticmethod
+    def _read(data: bytes, path: str) -> dict:
+        return p.as_object(parse_json(data, f"Plaid {path}"), "response")
+
+    def _post_for_bytes(self, path: str, body: dict) -> bytes:
+        """The body of a successful call to `path`, not yet read; Plaid's errors raised as ProviderErrors."""
         client_id, secret = settings.PLAID_CLIENT_ID, settings.PLAID_SECRET
         if not client_id or not secret:
             raise ProviderCredentialsInvalid("PLAID_CLIENT_ID and PLAID_SECRET are not configured")
@@ -175,7 +183,7 @@ class PlaidProvider(HTTPProvider):
             what="PLAID_BASE_URL",
         )
         if response.ok:
-            return p.as_object(parse_json(response, f"Plaid {path}"), "response")
+            return response.body
         try:
             error_body = parse_json(response, f"Plaid {path}")
         except ProviderError:
@@ -227,9 +235,9 @@ class PlaidProvider(HTTPProvider):
             description=p.as_str(raw.get("name"), f"{path}.name", nullable=True)
             or p.as_str(raw.get("original_description"), f"{path}.original_description", nullable=True),
             payee=p.as_str(raw.get("merchant_name"), f"{path}.merchant_name", nullable=True),
-            category=rows.category(raw),
+            category=rows.category(raw.get),
             pending=p.as_bool(p.field(raw, "pending", path), f"{path}.pending"),
-            transacted_at=p.as_datetime(rows.transacted_when(raw), f"{path}.datetime", nullable=True),
+            transacted_at=p.as_datetime(rows.transacted_when(raw.get), f"{path}.datetime", nullable=True),
             pending_transaction_id=p.as_str(
                 raw.get("pending_transaction_id"), f"{path}.pending_transaction_id", nullable=True
             ),
@@ -323,13 +331,13 @@ class PlaidProvider(HTTPProvider):
             fetching: Future | None = worker.submit(self._sync_page, first_cursor)
             try:
                 for number in range(1, limit + 1):
-                    body = fetching.result()
+                    body, data = fetching.result()
                     fetching = None
                     following = rows.next_request(body)
                     if following is not None and following[1] and number < limit:
                         fetching = worker.submit(self._sync_page, following[0])
-                    page, has_more = self._page(body, f"page {number}")
-                    del body  # the raw page goes before the consumer gets the mapped one
+                    page, has_more = self._page(body, data, f"page {number}")
+                    del body, data  # the raw page goes before the consumer gets the mapped one
                     yield page
                     if not has_more:
                         return
@@ -338,15 +346,24 @@ class PlaidProvider(HTTPProvider):
                     fetching.cancel()  # not started yet: never sent; started: the shutdown waits for it
         raise ProviderUnavailable(f"Plaid had more than {limit} pages of changes; sync again to continue")
 
-    def _sync_page(self, cursor: str) -> dict:
-        """One `/transactions/sync` call from `cursor` ("" for the start of the Item's history)."""
+    def _sync_page(self, cursor: str) -> tuple[dict, bytes]:
+        """One `/transactions/sync` call from `cursor` ("" for the start of the Item's history).
+
+        Its answer read with only the fields the mapping needs (plaid_rows.read_sync_answer), or whole when
+        it is not in the usual shape; and its bytes, for `_page` to read whole if a row is off.
+        """
         request: dict[str, Any] = {"count": PAGE_SIZE}
         if cursor:
             request["cursor"] = cursor
-        return self._post("/transactions/sync", request)
+        data = self._post_for_bytes("/transactions/sync", request)
+        return rows.read_sync_answer(data) or self._read(data, "/transactions/sync"), data
 
-    def _page(self, body: dict, where: str) -> tuple[TransactionsResult, bool]:
-        """One `/transactions/sync` answer mapped, and whether Plaid has more; errors name `where` (page N)."""
+    def _page(self, body: dict, data: bytes, where: str) -> tuple[TransactionsResult, bool]:
+        """One `/transactions/sync` answer mapped, and whether Plaid has more; errors name `where` (page N).
+
+        A decoded `Row` that the direct path does not take sends the whole page (`data`) to the careful
+        readers, which need every field as sent.
+        """
         accounts: dict[str, AccountData] = {}
         for i, raw in enumerate(p.as_list(p.field(body, "accounts", where), f"{where}.accounts")):
             account = self._account(p.as_object(raw, f"{where}.accounts[{i}]"), f"{where}.accounts[{i}]")
@@ -354,11 +371,13 @@ class PlaidProvider(HTTPProvider):
         changed: dict[str, TransactionData] = {}
         for key in ("added", "modified"):
             for i, raw in enumerate(p.as_list(p.field(body, key, where), f"{where}.{key}")):
-                data = rows.fast_transaction(raw)
-                if data is None:  # something is off: the careful readers name it (paths built only now)
+                mapped = rows.fast_transaction(raw)
+                if mapped is None and type(raw) is rows.Row:
+                    return self._page(self._read(data, "/transactions/sync"), data, where)
+                if mapped is None:  # something is off: the careful readers name it (paths built only now)
                     path = f"{where}.{key}[{i}]"
-                    data = self._transaction(p.as_object(raw, path), path)
-                changed[data.provider_transaction_id] = data
+                    mapped = self._transaction(p.as_object(raw, path), path)
+                changed[mapped.provider_transaction_id] = mapped
         removed: dict[str, RemovedTransaction] = {}
         for i, raw in enumerate(p.as_list(p.field(body, "removed", where), f"{where}.removed")):
             item = rows.fast_removed(raw)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
+import msgspec
 import pytest
 from django.core.management import CommandError, call_command
 from hypothesis import HealthCheck, given
@@ -19,8 +20,9 @@ from hypothesis import strategies as st
 
 from benchmarks import plaid_data
 from providers import errors as provider_errors
+from providers.http import parse_json
 from providers.plaid import PlaidProvider
-from providers.plaid_rows import fast_transaction
+from providers.plaid_rows import Row, fast_transaction, read_sync_answer
 from sync.batch import sync_connection
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import (
@@ -785,6 +787,42 @@ def test_fast_path_never_disagrees_with_the_careful_readers(changes):
         provider.close()
     mapped = fast_transaction(raw)
     assert mapped is None or repr(mapped) == repr(careful)
+
+
+@hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.sampled_from(sorted(CANDIDATE_VALUES)).flatmap(
+            lambda key: st.tuples(st.just(key), st.sampled_from(CANDIDATE_VALUES[key]))
+        ),
+        max_size=4,
+    )
+)
+def test_rows_decoded_with_only_the_mapped_fields_map_as_rows_read_whole(changes):
+    """A page's rows as `Row`s (the fields the mapping reads) map exactly as the same rows read whole."""
+    body = {"accounts": [], "added": [_row(dict(changes))], "modified": [], "removed": [], "next_cursor": "c"}
+    data = msgspec.json.Encoder(decimal_format="number").encode(body | {"has_more": False})
+    typed = read_sync_answer(data)
+    whole = parse_json(data, "page")
+    if typed is None:  # only when msgspec refuses the bytes (an Infinity literal): then the page is read whole
+        with pytest.raises(msgspec.DecodeError):
+            msgspec.json.decode(data)
+        return
+    assert type(typed["added"][0]) is Row
+    assert repr(fast_transaction(typed["added"][0])) == repr(fast_transaction(whole["added"][0]))
+
+
+def test_a_page_not_in_the_usual_shape_is_read_whole():
+    assert (
+        read_sync_answer(b'{"added": [], "modified": [], "removed": [], "next_cursor": "", "has_more": false}') is None
+    )
+    assert (
+        read_sync_answer(
+            b'{"accounts": [], "added": [1], "modified": [], "removed": [], "next_cursor": "", "has_more": false}'
+        )
+        is None
+    )
+    assert read_sync_answer(b"[]") is None
 
 
 # --- the benchmark's fake serves exactly what the fake would ---------------------------------
