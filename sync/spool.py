@@ -34,7 +34,8 @@ class TransactionSpool:
 
     def _start(self) -> None:
         """An empty spool (again, after a restart)."""
-        self._files: dict[str, IO[bytes]] = {}
+        self._files: dict[str, IO[bytes]] = {}  # account -> (page, rows) records
+        self._id_files: dict[str, IO[bytes]] = {}  # account -> the ids of its unchanged spans
         self._first_ids: dict[str, str] = {}
         self._page = 0
         # (account, removed id) -> page of the removal: a removal drops the versions
@@ -66,14 +67,15 @@ class TransactionSpool:
                 (provider_id, transaction_row(data), data.pending, data.pending_transaction_id)
             )
         for account_id, items in by_account.items():
-            self._write(account_id, (self._page, items, None))
+            self._write(self._files, account_id, (self._page, items), items[0][0])
         if page.span is not None and self.track_spans:
             span = page.span
             unchanged = page.unchanged_ids is not None
             rows = len(page.unchanged_ids) if unchanged else len(page.transactions)
             self.spans[span.provider_account_id].append((span, rows, unchanged))
             if unchanged and page.unchanged_ids:
-                self._write(span.provider_account_id, (self._page, [], page.unchanged_ids))
+                ids = page.unchanged_ids
+                self._write(self._id_files, span.provider_account_id, ids, ids[0])
         for item in page.removed:
             key = (item.provider_account_id, item.provider_transaction_id)
             if key not in self._removed_at:
@@ -85,15 +87,15 @@ class TransactionSpool:
         self.next_cursor = page.next_cursor
         self.warnings += [w for w in page.warnings if w not in self.warnings]
 
-    def _write(self, account_id: str, record: tuple) -> None:
-        """Append (page, rows, unchanged ids) to the account's file."""
-        if account_id not in self._files:
-            self._files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
-            self._first_ids[account_id] = record[1][0][0] if record[1] else record[2][0]
-        pickle.dump(record, self._files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
+    def _write(self, files: dict[str, IO[bytes]], account_id: str, record, first_id: str) -> None:
+        """Append a record to the account's file of `files`: (page, rows) to `_files`, ids to `_id_files`."""
+        if account_id not in files:
+            files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()
+            self._first_ids.setdefault(account_id, first_id)
+        pickle.dump(record, files[account_id], protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _records(self, account_id: str) -> Iterator[tuple]:
-        spool = self._files.get(account_id)
+    @staticmethod
+    def _records(spool: IO[bytes] | None) -> Iterator:
         if spool is None:
             return
         spool.seek(0)
@@ -104,8 +106,8 @@ class TransactionSpool:
                 return
 
     def account_ids(self) -> set[str]:
-        """Accounts that have spooled transactions."""
-        return set(self._files)
+        """Accounts that have spooled transactions (rows, or ids of unchanged spans)."""
+        return set(self._files) | set(self._id_files)
 
     def first_id(self, account_id: str) -> str:
         return self._first_ids[account_id]
@@ -113,7 +115,7 @@ class TransactionSpool:
     def rows(self, account_id: str) -> Iterator[tuple]:
         """(provider id, values, pending, pending_transaction_id) of an account, in the order spooled."""
         removed_at = {i: page for (a, i), page in self._removed_at.items() if a == account_id}
-        for page, items, _ in self._records(account_id):
+        for page, items in self._records(self._files.get(account_id)):
             if not removed_at:
                 yield from items
                 continue
@@ -123,14 +125,14 @@ class TransactionSpool:
 
     def unchanged_ids(self, account_id: str) -> Iterator[str]:
         """The ids of the account's unchanged spans (rows the provider sent as the consumer holds them)."""
-        for _, _, ids in self._records(account_id):
-            if ids:
-                yield from ids
+        for ids in self._records(self._id_files.get(account_id)):
+            yield from ids
 
     def close(self) -> None:
-        for spool in self._files.values():
-            spool.close()
-        self._files.clear()
+        for files in (self._files, self._id_files):
+            for spool in files.values():
+                spool.close()
+            files.clear()
 
 
 def spool_transactions(pages: Iterable[TransactionsResult], *, track_spans: bool = False) -> TransactionSpool:
