@@ -764,17 +764,17 @@ CANDIDATE_VALUES = {
     "personal_finance_category": [None, {"primary": "FOOD"}, {"primary": 3}, "FOOD", DROP],
     "category": [None, ["Food", "Cafe"], ["Food", 3], "Food", DROP],
 }
+# A few fields of a well-formed row changed at a time, so that many rows stay well-formed.
+ROW_CHANGES = st.lists(
+    st.sampled_from(sorted(CANDIDATE_VALUES)).flatmap(
+        lambda key: st.tuples(st.just(key), st.sampled_from(CANDIDATE_VALUES[key]))
+    ),
+    max_size=4,
+)
 
 
 @hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    st.lists(
-        st.sampled_from(sorted(CANDIDATE_VALUES)).flatmap(
-            lambda key: st.tuples(st.just(key), st.sampled_from(CANDIDATE_VALUES[key]))
-        ),
-        max_size=4,
-    )
-)
+@given(ROW_CHANGES)
 def test_fast_path_never_disagrees_with_the_careful_readers(changes):
     """Whatever the fast path maps, the careful readers map the same; where they refuse, it gives up."""
     raw = _row(dict(changes))  # a few fields changed at a time, so that many rows stay well-formed
@@ -790,14 +790,7 @@ def test_fast_path_never_disagrees_with_the_careful_readers(changes):
 
 
 @hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    st.lists(
-        st.sampled_from(sorted(CANDIDATE_VALUES)).flatmap(
-            lambda key: st.tuples(st.just(key), st.sampled_from(CANDIDATE_VALUES[key]))
-        ),
-        max_size=4,
-    )
-)
+@given(ROW_CHANGES)
 def test_rows_decoded_with_only_the_mapped_fields_map_as_rows_read_whole(changes):
     """A page's rows as `Row`s (the fields the mapping reads) map exactly as the same rows read whole."""
     body = {"accounts": [], "added": [_row(dict(changes))], "modified": [], "removed": [], "next_cursor": "c"}
