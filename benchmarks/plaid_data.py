@@ -154,11 +154,50 @@ def _transaction(row: tuple) -> dict:
     )
 
 
+def _prepared_fake_class():
+    from tests.fakes.plaid import PlaidFake, RawJSON, encode
+
+    class PreparedPlaidFake(PlaidFake):
+        """A PlaidFake that can encode the pages of a pass from the start ahead (`prepare`), not while the sync waits.
+
+        A real Plaid builds its pages on its own machines; this fake would
+        build each one (500 rows rendered, then the page encoded) on the same
+        CPUs as the sync under test, while the sync waits for it: Plaid's
+        cursor names the next page only in this one. Until `prepare` is called
+        it answers exactly as PlaidFake does; after, the pages of a pass from
+        the start of the Item's history are served as encoded then (the same
+        bytes but the `request_id`); any other request is answered live.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._prepared: dict[tuple[str, int], RawJSON] = {}
+
+        def prepare(self, count: int = 500) -> None:
+            """(Re)encode the pages of `count` rows from the start; call it after every change to the data."""
+            self._prepared.clear()
+            item, cursor = self.items[ACCESS_TOKEN], ""
+            while True:
+                status, body = super()._sync(item, {"count": count, **({"cursor": cursor} if cursor else {})})
+                if status != 200:
+                    return
+                self._prepared[(cursor, count)] = RawJSON(encode(body))
+                if not body["has_more"]:
+                    return
+                cursor = body["next_cursor"]
+
+        def _sync(self, item, body):
+            page = self._prepared.get((body.get("cursor") or "", body.get("count", 100)))
+            return (200, page) if page is not None and item.access_token == ACCESS_TOKEN else super()._sync(item, body)
+
+    return PreparedPlaidFake
+
+
 def build_fake(n_accounts: int, account_ids: list[str], rows: Iterable[tuple]):
     """A PlaidFake with one Item: the accounts (every fifth a brokerage with holdings) and the rows as added."""
-    from tests.fakes.plaid import PlaidFake, security
+    from tests.fakes.plaid import security
 
-    fake = PlaidFake()
+    fake = _prepared_fake_class()()
     item = fake.add_item(ACCESS_TOKEN)
     item.events = LazyEvents()
     securities = [security(f"sec-{h:03d}", f"Fund {h}", f"F{h:03d}", "mutual fund", 120.5 + h) for h in range(50)]

@@ -97,7 +97,9 @@ def build_fake(provider: str, n_accounts: int, per_account: int):
     if provider == "plaid":
         from benchmarks import plaid_data
 
-        return plaid_data.build_fake(n_accounts, account_ids(n_accounts), base_rows(n_accounts, per_account))
+        fake = plaid_data.build_fake(n_accounts, account_ids(n_accounts), base_rows(n_accounts, per_account))
+        fake.prepare()
+        return fake
     from benchmarks.simplefin_data import PreparedSimpleFINFake
 
     fake = PreparedSimpleFINFake(window=(END - timedelta(days=DAYS - 1), END))
@@ -127,6 +129,7 @@ def add_changes(provider: str, fake, rows) -> None:
         from benchmarks import plaid_data
 
         plaid_data.add_changes(fake, rows)
+        fake.prepare()
     else:
         add_rows(fake, rows)
         fake.prepare()

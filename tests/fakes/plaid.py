@@ -52,7 +52,10 @@ class RawJSON(bytes):
 
 
 def encode(body: Any) -> bytes:
-    """`json.dumps(body).encode()`, with RawJSON items of the body's top-level lists spliced in as they are."""
+    """`json.dumps(body).encode()`, with RawJSON items of the body's top-level lists spliced in as they are
+    (and a RawJSON body as it is)."""
+    if isinstance(body, RawJSON):
+        return bytes(body)
     if not isinstance(body, dict) or not any(isinstance(v, list) and _holds_raw(v) for v in body.values()):
         return json.dumps(body).encode()
     members = (

@@ -35,7 +35,7 @@ from sync.errors import (
 )
 from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
-from tests.fakes.plaid import MUTATION, plaid_error, transaction
+from tests.fakes.plaid import MUTATION, RawJSON, plaid_error, transaction
 from tests.fakes.plaid import encode as encode_body
 from tests.fakes.server import Fault, LiveServer
 from tests.providers import plaid_schema
@@ -863,3 +863,29 @@ def test_benchmark_pages_are_byte_for_byte_what_the_fake_serves(_http_settings):
     assert mapped["acct-000.t-0000002"] == (Decimal("-1.01"), "Amended 2", "", False)  # modified, the last version
     assert mapped["acct-001.t-0000003"][2] == "Merchant\n3"
     assert len(mapped) == 5
+
+
+def test_prepared_benchmark_pages_are_the_live_pages():
+    """The benchmark fake's pages encoded ahead are the pages it serves live (but each answer's request_id)."""
+    fake = plaid_data.build_fake(2, ["acct-000", "acct-001"], BENCH_ROWS * 300)  # 1,200 rows: 3 pages
+    item = fake.items[plaid_data.ACCESS_TOKEN]
+
+    def pass_from_start() -> list[dict]:
+        pages, cursor = [], ""
+        while True:
+            status, body = fake._sync(item, {"count": 500, **({"cursor": cursor} if cursor else {})})
+            assert status == 200
+            page = json.loads(encode_body(body))
+            pages.append({k: v for k, v in page.items() if k != "request_id"})
+            if not page["has_more"]:
+                return pages
+            cursor = page["next_cursor"]
+
+    live = pass_from_start()
+    fake.prepare()
+    prepared = pass_from_start()
+    assert len(live) == 3 and prepared == live
+    assert all(type(body) is RawJSON for _, body in [fake._sync(item, {"count": 500})])
+    plaid_data.add_changes(fake, BENCH_CHANGES)
+    fake.prepare()
+    assert len(pass_from_start()) == 3 and pass_from_start()[-1]["modified"]
