@@ -16,6 +16,7 @@ from providers.errors import ProviderBadResponse
 
 MISSING = object()
 MAX_MESSAGE_CHARS = 500
+EPOCH_LIMIT = 10**11  # UNIX timestamps at or past this (year 5138) are refused
 _TAG = re.compile(r"<[^>]*>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
@@ -99,7 +100,7 @@ def as_decimal(value: Any, path: str, *, nullable: bool = False) -> Decimal | No
 def as_epoch(value: Any, path: str) -> int:
     """A UNIX timestamp in seconds (an integer, or an integral numeric string)."""
     number = as_decimal(value, path)
-    if number != number.to_integral_value() or not 0 <= number < 10**11:
+    if number != number.to_integral_value() or not 0 <= number < EPOCH_LIMIT:
         raise bad(path, "not a UNIX timestamp")
     return int(number)
 

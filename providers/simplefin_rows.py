@@ -22,9 +22,9 @@ from typing import Any
 
 import msgspec
 
+from providers import payload as p
 from providers.base import AccountData, TransactionData
 
-EPOCH_LIMIT = 10**11  # as payload.as_epoch
 # Part of every span digest: change it whenever the mapping of a row (or the
 # digest itself) changes, so that spans stored by older code no longer match.
 SPAN_FORMAT = "simplefin-transactions-2"
@@ -203,10 +203,10 @@ def fast_transaction(raw: Any, account: AccountData, today: date) -> Transaction
     if (
         not plain_id(transaction_id)
         or type(posted) is not int
-        or not 0 <= posted < EPOCH_LIMIT
+        or not 0 <= posted < p.EPOCH_LIMIT
         or type(amount) is not str
         or not (description is None or type(description) is str)
-        or not (transacted is None or (type(transacted) is int and 0 <= transacted < EPOCH_LIMIT))
+        or not (transacted is None or (type(transacted) is int and 0 <= transacted < p.EPOCH_LIMIT))
         or not (pending is None or type(pending) is bool)
         or not (payee is None or type(payee) is str)
     ):

@@ -96,8 +96,9 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
         # A cursor covers the whole connection: syncing by cursor for one
         # account would advance it past the other accounts' changes.
         account_ids = None if cursor_mode or account is None else [account.provider_account_id]
+        spans_made = provider.capabilities.transaction_spans and not cursor_mode
         options = {}
-        if provider.capabilities.transaction_spans and not cursor_mode and spans.enabled() and not fetched_before:
+        if spans_made and spans.enabled() and not fetched_before:
             # What the last sync applied, so that the provider skips unchanged spans
             # (not when fetching again because the apply met one it could not skip: StaleSpans).
             options["known_spans"] = spans.known_spans(connection, account)
@@ -112,7 +113,7 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
                 cursor=connection.cursor if cursor_mode else None,
                 **options,
             ),
-            track_spans=provider.capabilities.transaction_spans and not cursor_mode,
+            track_spans=spans_made,
         )
         try:
             known = set(connection.accounts.values_list("provider_account_id", flat=True))
