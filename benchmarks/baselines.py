@@ -19,8 +19,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from sync.apply.normalize import TRANSACTION_SYNCED_FIELDS
 from sync.models import Account, Connection, Transaction
-from sync.normalize import TRANSACTION_SYNCED_FIELDS
 
 # The columns FinSync compares and writes, so the floor does the same work.
 SYNCED = TRANSACTION_SYNCED_FIELDS

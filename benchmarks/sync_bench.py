@@ -173,7 +173,7 @@ def _sync(kind: str, **kwargs):
     from django.db import connection
 
     from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
-    from sync.handlers import sync_accounts, sync_holdings, sync_transactions
+    from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 
     command = {"accounts": SyncAccounts, "transactions": SyncTransactions, "holdings": SyncHoldings}[kind]
     handler = {"accounts": sync_accounts, "transactions": sync_transactions, "holdings": sync_holdings}[kind]
@@ -186,10 +186,10 @@ def _sync(kind: str, **kwargs):
 
 def _time_apply() -> dict:
     """Accumulate the time spent applying the spooled transactions (inside the data transaction)."""
-    from sync import apply
+    from sync.services import handlers
 
     spent = {"seconds": 0.0}
-    original = apply.apply_spooled_transactions
+    original = handlers.apply_spooled_transactions
 
     def timed(*args, **kwargs):
         started = time.perf_counter()
@@ -198,7 +198,7 @@ def _time_apply() -> dict:
         finally:
             spent["seconds"] += time.perf_counter() - started
 
-    apply.apply_spooled_transactions = timed
+    handlers.apply_spooled_transactions = timed
     return spent
 
 
@@ -206,8 +206,8 @@ def child(args) -> dict:
     _django(args.db)
     from django.contrib.auth import get_user_model
 
-    from sync.connections import create_connection
     from sync.models import Account, Connection
+    from sync.services.connections import create_connection
 
     out: dict = {"scenario": args.scenario}
     if args.scenario in ("naive", "floor"):

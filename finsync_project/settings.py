@@ -153,7 +153,7 @@ FINSYNC_MAX_SYNC_DAYS = env.int("FINSYNC_MAX_SYNC_DAYS", default=730)
 # a crashed process cannot block a connection forever.
 FINSYNC_SYNC_LEASE_SECONDS = env.int("FINSYNC_SYNC_LEASE_SECONDS", default=900)
 # A window provider's unchanged spans (e.g. SimpleFIN's 60-day chunks, per account) are
-# skipped on re-sync by digest (sync/spans.py); off: every row is mapped and compared.
+# skipped on re-sync by digest (sync/apply/spans.py); off: every row is mapped and compared.
 FINSYNC_TRANSACTION_SPANS = env.bool("FINSYNC_TRANSACTION_SPANS", default=True)
 # Fernet keys (comma-separated, urlsafe base64); the first encrypts, all decrypt.
 FINSYNC_ENCRYPTION_KEYS = env.list("FINSYNC_ENCRYPTION_KEYS", default=[])

@@ -9,7 +9,7 @@ class SyncConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from sync import audit, dbguard
+        from sync.audit import dbguard, receivers
 
-        audit.connect_receivers()
+        receivers.connect_receivers()
         connection_created.connect(dbguard.register_sqlite_functions, dispatch_uid="finsync.dbguard.sqlite")

@@ -1,4 +1,4 @@
-"""The three sync commands: immutable requests, executed by `sync.handlers`.
+"""The three sync commands: immutable requests, executed by `sync.services.handlers`.
 
 Fields and defaults follow the original specification (seeds/); where a sync
 comes from (admin, API, CLI) and its correlation id are passed to the handler

@@ -90,7 +90,7 @@ def live_database_url(tmp_path):
 
 
 def pytest_configure(config):
-    from sync import dbguard
+    from sync.audit import dbguard
 
     # The flush between transactional tests empties the audit table (SQLite trigger, migration 0003).
     dbguard.allow_purge_everywhere(True)

@@ -8,7 +8,7 @@ from datetime import date
 import factory
 from django.contrib.auth import get_user_model
 
-from sync.connections import create_connection
+from sync.services.connections import create_connection
 
 # A fixed clock for the demo provider: tests don't change with the calendar.
 DEMO_TODAY = date(2026, 6, 15)

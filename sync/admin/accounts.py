@@ -11,8 +11,8 @@ from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.reporting import report
 from sync.commands import SyncHoldings, SyncTransactions
 from sync.errors import SyncError
-from sync.handlers import sync_holdings, sync_transactions
 from sync.models import Account, BalanceSnapshot
+from sync.services.handlers import sync_holdings, sync_transactions
 
 ACCOUNT_SYNCS = (("transactions", "Sync transactions"), ("holdings", "Sync holdings"))
 HANDLERS = {"transactions": sync_transactions, "holdings": sync_holdings}

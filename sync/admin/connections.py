@@ -14,10 +14,10 @@ from providers.registry import get_provider_class, provider_slugs
 from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.reporting import report_outcomes
-from sync.batch import sync_connection
-from sync.connections import create_connection
 from sync.errors import SyncError
 from sync.models import Account, AuditEvent, Connection, SyncRun
+from sync.services.connection_sync import sync_connection
+from sync.services.connections import create_connection
 
 CONNECTION_SYNCS = (
     ("everything", "Sync everything"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 
-from sync.batch import SyncOutcome
 from sync.errors import SyncError
 from sync.models import Account
 from sync.results import SyncResult
+from sync.services.connection_sync import SyncOutcome
 
 # What a staff member reads for each error code (the handler's message follows).
 ERROR_TITLES = {

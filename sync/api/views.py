@@ -20,9 +20,9 @@ from sync import errors, selectors
 from sync.api import filters, serializers
 from sync.api.throttling import SyncRateThrottle
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
-from sync.connections import create_connection, disconnect_connection
-from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
+from sync.services.connections import create_connection, disconnect_connection
+from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 
 _ERROR = serializers.ErrorSerializer
 

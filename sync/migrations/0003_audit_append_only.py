@@ -3,7 +3,7 @@
 PostgreSQL: a trigger function refuses UPDATE and DELETE of sync_auditevent rows.
 (TRUNCATE, a table-level maintenance statement, stays possible for the owner.)
 SQLite: BEFORE UPDATE / BEFORE DELETE triggers raise; the DELETE trigger yields
-only to a deliberate purge (see sync.dbguard: the test suite's flush between
+only to a deliberate purge (see sync.audit.dbguard: the test suite's flush between
 transactional tests), which no application code runs.
 """
 

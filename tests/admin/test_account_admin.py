@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from sync.batch import sync_connection
 from sync.models import Account, BalanceSnapshot, Connection, SyncRun
+from sync.services.connection_sync import sync_connection
 from tests.admin.helpers import change_url, changelist_url, messages_of, run_action, sync_url
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from sync.batch import sync_connection
 from sync.models import Account, AuditEvent, Holding, SyncRun, Transaction
+from sync.services.connection_sync import sync_connection
 from tests.admin.helpers import change_url, changelist_url
 
 pytestmark = pytest.mark.django_db

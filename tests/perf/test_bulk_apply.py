@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from providers.base import TransactionData, TransactionsResult
-from sync import apply, transaction_apply
-from sync.bulk import new_ids
+from sync.apply import transactions as transaction_apply
+from sync.apply.sql import new_ids
 from sync.models import Account, Transaction
 from tests.factories import ConnectionFactory
 from tests.sync.helpers import accounts, transactions
@@ -39,7 +39,7 @@ def _row(transaction_id: str, amount: str, **fields) -> TransactionData:
 
 def _apply(account: Account, rows: list[TransactionData]):
     result = TransactionsResult(transactions=rows, accounts_covered=["acct-1"])
-    return apply.apply_transactions({"acct-1": account}, result, window=WINDOW, now=timezone.now())
+    return transaction_apply.apply_transactions({"acct-1": account}, result, window=WINDOW, now=timezone.now())
 
 
 def _transaction_writes(captured) -> list[str]:
@@ -118,8 +118,8 @@ def test_small_apply_batches_give_the_same_history_as_one_batch(user, monkeypatc
     one = ConnectionFactory(owner=user, name="One batch", config={"transactions_per_account": 60})
     many = ConnectionFactory(owner=user, name="Many batches", config={"transactions_per_account": 60})
     results = {}
-    for bank, batch in ((one, transaction_apply.APPLY_BATCH), (many, 7)):
-        monkeypatch.setattr(transaction_apply, "APPLY_BATCH", batch)
+    for bank, batch in ((one, transaction_apply.SPOOL_ROWS_PER_STEP), (many, 7)):
+        monkeypatch.setattr(transaction_apply, "SPOOL_ROWS_PER_STEP", batch)
         accounts(bank, user)
         runs = []
         for as_of, end in (("2026-06-15", date(2026, 6, 15)), ("2026-06-19", date(2026, 6, 19))):

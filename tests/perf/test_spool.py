@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from providers.base import AccountData, RemovedTransaction, TransactionData, TransactionsResult
-from sync.normalize import TRANSACTION_SYNCED_FIELDS
-from sync.spool import spool_transactions
+from sync.apply.normalize import TRANSACTION_SYNCED_FIELDS
+from sync.apply.spool import spool_transactions
 
 AMOUNT = TRANSACTION_SYNCED_FIELDS.index("amount")
 

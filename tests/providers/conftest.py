@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from sync.connections import create_connection
+from sync.services.connections import create_connection
 from tests.fakes.plaid import FakeItem, PlaidFake, security, transaction
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake

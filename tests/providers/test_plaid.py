@@ -23,7 +23,6 @@ from providers import errors as provider_errors
 from providers.http import parse_json
 from providers.plaid import PlaidProvider
 from providers.plaid_rows import Row, fast_transaction, read_sync_answer
-from sync.batch import sync_connection
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import (
     CredentialsInvalid,
@@ -33,8 +32,9 @@ from sync.errors import (
     ReauthRequired,
     ValidationError,
 )
-from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
+from sync.services.connection_sync import sync_connection
+from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 from tests.fakes.plaid import MUTATION, RawJSON, plaid_error, transaction
 from tests.fakes.plaid import encode as encode_body
 from tests.fakes.server import Fault, LiveServer

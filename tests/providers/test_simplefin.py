@@ -12,13 +12,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from providers.simplefin import SimpleFINProvider
-from sync.batch import sync_connection
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
-from sync.connections import create_connection
 from sync.crypto import decrypt_credentials
 from sync.errors import ProviderBadResponse, ProviderRateLimited, ProviderUnavailable, ReauthRequired, ValidationError
-from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
+from sync.services.connection_sync import sync_connection
+from sync.services.connections import create_connection
+from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake
 from tests.providers.conftest import WINDOW

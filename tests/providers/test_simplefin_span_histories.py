@@ -29,9 +29,9 @@ from hypothesis.stateful import (
 )
 
 from sync.commands import SyncAccounts, SyncTransactions
-from sync.connections import create_connection
-from sync.handlers import sync_accounts, sync_transactions
 from sync.models import Transaction, TransactionSpan
+from sync.services.connections import create_connection
+from sync.services.handlers import sync_accounts, sync_transactions
 from tests.factories import UserFactory
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake

@@ -19,9 +19,9 @@ from django.test.utils import CaptureQueriesContext
 
 from providers.simplefin import CHUNK_DAYS, SimpleFINProvider, _chunks
 from sync.commands import SyncTransactions
-from sync.connections import create_connection
-from sync.handlers import sync_transactions
 from sync.models import Account, SyncRun, Transaction, TransactionSpan
+from sync.services.connections import create_connection
+from sync.services.handlers import sync_transactions
 from tests.fakes.server import Fault, LiveServer
 from tests.fakes.simplefin import SimpleFINFake
 from tests.providers.helpers import data_snapshot

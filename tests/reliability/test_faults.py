@@ -11,9 +11,9 @@ from django.db import connection as db
 
 from sync import errors
 from sync.commands import SyncTransactions
-from sync.connections import create_connection
-from sync.handlers import sync_transactions
 from sync.models import AuditEvent, Connection, SyncRun
+from sync.services.connections import create_connection
+from sync.services.handlers import sync_transactions
 from tests.fakes.plaid import plaid_error, transaction
 from tests.providers.conftest import PLAID_TOKEN
 from tests.sync.helpers import data_snapshot

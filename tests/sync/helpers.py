@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
-from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, BalanceSnapshot, Connection, Holding, Transaction
+from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 
 WINDOW = {"start_date": date(2026, 5, 1), "end_date": date(2026, 6, 15)}
 

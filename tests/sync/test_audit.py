@@ -7,9 +7,9 @@ import json
 import pytest
 
 from sync import errors
-from sync.connections import disconnect_connection, rotate_all_credentials
 from sync.crypto import decrypt_credentials
 from sync.models import AuditEvent, AuditLogIsAppendOnly, Connection, SyncRun
+from sync.services.connections import disconnect_connection, rotate_all_credentials
 from tests.factories import ConnectionFactory
 from tests.sync import flaky  # noqa: F401
 from tests.sync.helpers import accounts, set_config, transactions
@@ -110,7 +110,7 @@ def test_rotate_credentials_reencrypts_with_the_new_key(demo_connection, user, s
 def test_database_refuses_audit_changes_even_in_raw_sql(demo_connection, user):
     from django.db import DatabaseError, connection, transaction
 
-    from sync import dbguard
+    from sync.audit import dbguard
 
     accounts(demo_connection, user)
     event = AuditEvent.objects.first()

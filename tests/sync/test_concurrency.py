@@ -15,8 +15,8 @@ from django.db import connections
 from django.utils import timezone
 
 from sync import errors
-from sync.fleet import claim_next, release, run_worker
 from sync.models import Connection, SyncRun, Transaction
+from sync.services.fleet import claim_next, release, run_worker
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.factories import ConnectionFactory
 from tests.sync import flaky  # noqa: F401
@@ -138,7 +138,7 @@ def test_three_fleet_commands_share_fifty_connections(live_database_url):
         "-c",
         (
             "from django.contrib.auth.models import User\n"
-            "from sync.connections import create_connection\n"
+            "from sync.services.connections import create_connection\n"
             "for u in range(5):\n"
             "    owner = User.objects.create_user(f'owner{u}')\n"
             "    for c in range(10):\n"

@@ -18,8 +18,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from sync.connections import create_connection
 from sync.models import Account, Transaction
+from sync.services.connections import create_connection
 from tests.factories import UserFactory
 from tests.sync import scripted  # noqa: F401  (registers the "scripted" provider)
 from tests.sync.helpers import accounts, transactions

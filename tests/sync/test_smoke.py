@@ -1,4 +1,4 @@
-from sync.batch import sync_connection
+from sync.services.connection_sync import sync_connection
 
 
 def test_demo_sync_all(demo_connection, user):

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.registry import get_provider_class, provider_slugs
-from sync.connections import create_connection
 from sync.errors import SyncError
+from sync.services.connections import create_connection
 
 
 def _provider_fields():

@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
-from sync.batch import sync_connection
-from sync.connections import create_connection
 from sync.errors import SyncError
 from sync.models import Account, Connection
+from sync.services.connection_sync import sync_connection
+from sync.services.connections import create_connection
 
 
 class Command(BaseCommand):

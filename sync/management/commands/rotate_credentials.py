@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sync.connections import rotate_all_credentials
 from sync.errors import SyncError
+from sync.services.connections import rotate_all_credentials
 
 
 class Command(BaseCommand):

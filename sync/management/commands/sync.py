@@ -20,11 +20,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from sync.batch import sync_connection
 from sync.errors import SyncError
-from sync.fleet import run_worker
-from sync.handlers import transactions_window
 from sync.models import Account, Connection
+from sync.services.connection_sync import sync_connection
+from sync.services.fleet import run_worker
+from sync.services.handlers import transactions_window
 
 KINDS = {
     "accounts": ("accounts",),

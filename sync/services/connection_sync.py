@@ -12,8 +12,8 @@ from datetime import date
 from sync import selectors
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import SyncError
-from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.results import SyncResult
+from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 
 # After these, the connection's remaining syncs would fail the same way.
 STOPS_CONNECTION = {"not_found", "connection_inactive", "reauth_required", "credentials_invalid"}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-BATCH_SIZE = 1000
+ROWS_PER_STATEMENT = 1000
 # Version 4 (random) UUIDs from 128 random bits: clear then set the version and variant bits, as uuid.UUID does.
 _V4_CLEAR = ~(0xF000 << 64) & ~(0xC000 << 48)
 _V4_SET = (4 << 76) | (0x8000 << 48)
@@ -47,8 +47,8 @@ def bulk_insert(model, columns: Sequence[str], records: list[tuple]) -> None:
         prepare = _preparer(model, columns)
         placeholders = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608 - names from the model
-        for start in range(0, len(records), BATCH_SIZE):
-            cursor.executemany(sql, [prepare(record) for record in records[start : start + BATCH_SIZE]])
+        for start in range(0, len(records), ROWS_PER_STATEMENT):
+            cursor.executemany(sql, [prepare(record) for record in records[start : start + ROWS_PER_STATEMENT]])
 
 
 def bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
@@ -61,9 +61,9 @@ def bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
     sql = f"UPDATE {table} SET {assignments} WHERE {qn(columns[0])} = %s"  # noqa: S608 - names from the model
     prepare = _preparer(model, columns)
     with connection.cursor() as cursor:
-        for start in range(0, len(records), BATCH_SIZE):
+        for start in range(0, len(records), ROWS_PER_STATEMENT):
             params = []
-            for record in records[start : start + BATCH_SIZE]:
+            for record in records[start : start + ROWS_PER_STATEMENT]:
                 values = prepare(record)
                 params.append((*values[1:], values[0]))
             cursor.executemany(sql, params)

@@ -26,8 +26,8 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from sync import selectors
-from sync.batch import SyncOutcome, sync_connection
 from sync.models import Connection, SyncRun
+from sync.services.connection_sync import SyncOutcome, sync_connection
 
 CLAIM_ATTEMPTS = 50
 

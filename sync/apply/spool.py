@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO
 
 from providers.base import AccountData, TransactionSpan, TransactionsResult
-from sync.normalize import transaction_row
+from sync.apply.normalize import transaction_row
 
 
 class TransactionSpool:

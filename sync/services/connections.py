@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from providers.errors import ProviderError
 from providers.registry import get_provider_class, provider_slugs
-from sync import selectors, signals
+from sync import selectors
+from sync.audit import signals
 from sync.crypto import encrypt_credentials, rotate
 from sync.errors import NotFound, ValidationError, from_provider_error
 from sync.models import Connection

@@ -6,7 +6,7 @@ events are committed even though its data was rolled back.
 
 from __future__ import annotations
 
-from sync import signals
+from sync.audit import signals
 from sync.models import AuditEvent
 
 

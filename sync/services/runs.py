@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sync import signals
+from sync.audit import signals
 from sync.errors import SyncError, SyncInProgress
 from sync.models import Account, Connection, SyncRun
 from sync.results import Counts

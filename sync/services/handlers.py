@@ -23,7 +23,13 @@ from django.utils.timesince import timesince
 
 from providers.errors import ProviderError
 from providers.registry import get_provider_class
-from sync import apply, selectors, signals, spans
+from sync import selectors
+from sync.apply import spans
+from sync.apply.accounts import upsert_accounts
+from sync.apply.holdings import apply_holdings
+from sync.apply.spool import spool_transactions
+from sync.apply.transactions import apply_spooled_transactions
+from sync.audit import signals
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.crypto import decrypt_credentials
 from sync.errors import (
@@ -37,8 +43,7 @@ from sync.errors import (
 )
 from sync.models import Account, Connection, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
-from sync.runs import Attempt
-from sync.spool import spool_transactions
+from sync.services.runs import Attempt
 
 logger = logging.getLogger("finsync.sync")
 
@@ -57,7 +62,7 @@ def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UU
         fetched = provider.fetch_accounts()
 
         def write():
-            counts, _ = apply.upsert_accounts(
+            counts, _ = upsert_accounts(
                 attempt.connection,
                 fetched.accounts,
                 deactivate_missing=True,
@@ -128,7 +133,7 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
 
         def write():
             try:
-                _, accounts_by_pid = apply.upsert_accounts(
+                _, accounts_by_pid = upsert_accounts(
                     connection,
                     accounts,
                     deactivate_missing=False,
@@ -136,7 +141,7 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
                     now=now,
                 )
                 window = None if cursor_mode else (attempt.window_start, attempt.window_end)
-                counts = apply.apply_spooled_transactions(accounts_by_pid, fetched, window=window, now=now)
+                counts = apply_spooled_transactions(accounts_by_pid, fetched, window=window, now=now)
             finally:
                 fetched.close()
             synced = [accounts_by_pid[p] for p in fetched.accounts_covered if p in accounts_by_pid]
@@ -176,9 +181,9 @@ def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UU
             warnings = fetched.warnings
 
         def write():
-            counts = Counts() if fetched is None else apply.apply_holdings(account, fetched, now=now)
+            counts = Counts() if fetched is None else apply_holdings(account, fetched, now=now)
             if fetched is not None and fetched.account is not None:
-                apply.upsert_accounts(
+                upsert_accounts(
                     attempt.connection,
                     [fetched.account],
                     deactivate_missing=False,

@@ -2,10 +2,10 @@
 
 Transactions, the bulk of the data, skip model instances altogether: they are
 fetched into a `TransactionSpool` on disk outside the transaction, then
-streamed per account in batches of APPLY_BATCH (read as plain values, inserted
+streamed per account in batches of SPOOL_ROWS_PER_STEP (read as plain values, inserted
 with COPY on PostgreSQL and executemany elsewhere, updated with executemany),
 so memory holds one batch plus one id per row of the account being applied.
-Rows of unchanged spans (sync.spans) are counted, not read. Then rows that
+Rows of unchanged spans (sync.apply.spans) are counted, not read. Then rows that
 vanished are soft-removed and pending rows are matched to the posted rows
 that replace them.
 """
@@ -21,16 +21,16 @@ from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
 from providers.base import TransactionsResult
-from sync.bulk import BATCH_SIZE, bulk_insert, bulk_update, new_ids
+from sync.apply.normalize import TRANSACTION_SYNCED_FIELDS
+from sync.apply.spans import StaleSpans, replace_spans
+from sync.apply.spool import TransactionSpool, spool_transactions
+from sync.apply.sql import ROWS_PER_STATEMENT, bulk_insert, bulk_update, new_ids
 from sync.errors import ProviderBadResponse
 from sync.models import Account, Transaction
-from sync.normalize import TRANSACTION_SYNCED_FIELDS
 from sync.results import Counts
-from sync.spans import StaleSpans, replace_spans
-from sync.spool import TransactionSpool, spool_transactions
 
 ID_CHUNK = 5000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
-APPLY_BATCH = 5000  # transactions read from the spool, looked up and written together
+SPOOL_ROWS_PER_STEP = 5000  # transactions read from the spool, looked up and written together
 ARRAY_CHUNK = 20000  # ids per `= ANY(array)` lookup on PostgreSQL (one parameter)
 PENDING_MATCH_DAYS = 7  # a vanished pending row matches a posted one this close in date
 
@@ -208,7 +208,7 @@ def _apply_account_transactions(
     counts: Counts,
 ) -> None:
     chosen, linked_pending, repeated = _chosen_versions(spool, provider_account_id)
-    # Rows of unchanged spans are stored as the provider sent them (sync.spans): counted, not read.
+    # Rows of unchanged spans are stored as the provider sent them (sync.apply.spans): counted, not read.
     unchanged = _unchanged_ids(spool, provider_account_id, chosen)
     counts.unchanged += len(unchanged)
 
@@ -220,7 +220,9 @@ def _apply_account_transactions(
         in_window = Transaction.objects.filter(account=account, posted_date__range=window)
         if chosen or not unchanged or _count_present(in_window, len(unchanged)) != len(unchanged):
             present = 0  # rows of unchanged spans found stored, as they must all be
-            for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(BATCH_SIZE):
+            for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(
+                ROWS_PER_STATEMENT
+            ):
                 if pid in unchanged:
                     present += not is_removed
                 elif pid not in chosen and not is_removed:
@@ -272,7 +274,7 @@ def _apply_account_transactions(
     for position, item in enumerate(spool.rows(provider_account_id)):
         if chosen.get(item[0], -1) >> 1 == position:
             batch.append(item)
-            if len(batch) >= APPLY_BATCH:
+            if len(batch) >= SPOOL_ROWS_PER_STEP:
                 flush()
     if batch:
         flush()

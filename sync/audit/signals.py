@@ -1,4 +1,4 @@
-"""Domain events, sent by the handlers and received by the audit log (sync.audit).
+"""Domain events, sent by the handlers and received by the audit log (sync.audit.receivers).
 
 Every sync signal is sent with the keyword arguments:
   kind, sync_run, actor, source, correlation_id, connection, account, payload

@@ -1,0 +1,8 @@
+"""The service layer: what the interfaces (admin, API, CLI) call.
+
+- `handlers`: the three sync commands, each executed top to bottom.
+- `runs`: a sync attempt's SyncRun, its claim on the connection and its lease.
+- `connections`: connect, disconnect, rotate credentials.
+- `connection_sync`: several kinds of sync for one connection, in order.
+- `fleet`: many connections by many worker processes.
+"""
