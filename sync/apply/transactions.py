@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import BooleanField
@@ -124,14 +125,6 @@ def _remove(row: _Row, now: datetime, counts: Counts, updated: dict) -> None:
         counts.removed += 1
 
 
-def _link(posted: _Row, pending: _Row, now: datetime, counts: Counts, updated: dict) -> None:
-    """`posted` replaces `pending`: link them, carry the user's edits across, retire the pending row."""
-    posted.replaces_id = pending.pk
-    posted.category = posted.category or pending.category
-    posted.notes = posted.notes or pending.notes
-    _remove(pending, now, counts, updated)
-
-
 def apply_transactions(
     accounts_by_pid: dict[str, Account], result: TransactionsResult, *, window: tuple[date, date] | None, now: datetime
 ) -> Counts:
@@ -170,22 +163,33 @@ def apply_spooled_transactions(
     return counts
 
 
-def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> tuple[dict[str, int], set[str], bool]:
-    """Which spooled version of each id applies, by position; the pending ids that rows link to; any id twice?
+class _Versions(NamedTuple):
+    """Which spooled version of each id applies (by position in the spool), and what the rows link to."""
 
-    The last version wins, except that a pending version never replaces a posted one.
-    """
-    chosen: dict[str, int] = {}  # id -> position * 2 + (1 when that version is pending)
+    position: dict[str, int]  # id -> the position of the version that applies
+    pending: set[str]  # ids whose applying version is pending
+    links: set[str]  # pending ids that some row says it replaces
+    repeated: bool  # some id came more than once
+
+
+def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> _Versions:
+    """The last version of an id wins, except that a pending version never replaces a posted one."""
+    position: dict[str, int] = {}
+    pending_ids: set[str] = set()
     links: set[str] = set()
     repeated = False
-    for position, (provider_id, _, pending, link) in enumerate(spool.rows(provider_account_id)):
-        known = chosen.get(provider_id)
-        if known is None or known & 1 or not pending:
-            chosen[provider_id] = position * 2 + int(bool(pending))
+    for index, (provider_id, _, pending, link) in enumerate(spool.rows(provider_account_id)):
+        known = position.get(provider_id)
+        if known is None or provider_id in pending_ids or not pending:
+            position[provider_id] = index
+            if pending:
+                pending_ids.add(provider_id)
+            else:
+                pending_ids.discard(provider_id)
         repeated = repeated or known is not None
         if link:
             links.add(link)
-    return chosen, links, repeated
+    return _Versions(position, pending_ids, links, repeated)
 
 
 def _unchanged_ids(spool: TransactionSpool, provider_account_id: str, chosen: dict[str, int]) -> set[str]:
@@ -195,6 +199,27 @@ def _unchanged_ids(spool: TransactionSpool, provider_account_id: str, chosen: di
     if len(ids) != expected or not ids.isdisjoint(chosen):
         raise StaleSpans(f"an unchanged span of account {provider_account_id} shares ids with other rows")
     return ids
+
+
+def _vanished_ids(in_window, chosen: dict[str, int], unchanged: set[str]) -> list[str]:
+    """Stored rows of the window that the provider no longer sends; StaleSpans when an unchanged span's row is gone.
+
+    When every row the window holds belongs to an unchanged span, nothing
+    vanished and the rows need not be read (one count query instead).
+    """
+    if not chosen and unchanged and _count_present(in_window, len(unchanged)) == len(unchanged):
+        return []
+    vanished: list[str] = []
+    present = 0  # rows of unchanged spans found stored, as they must all be
+    stored = in_window.values_list("provider_transaction_id", "is_removed")
+    for pid, is_removed in stored.iterator(ROWS_PER_STATEMENT):
+        if pid in unchanged:
+            present += not is_removed
+        elif pid not in chosen and not is_removed:
+            vanished.append(pid)
+    if present != len(unchanged):
+        raise StaleSpans("rows of an unchanged span are missing or removed")
+    return vanished
 
 
 def _apply_account_transactions(
@@ -207,57 +232,92 @@ def _apply_account_transactions(
     now: datetime,
     counts: Counts,
 ) -> None:
-    chosen, linked_pending, repeated = _chosen_versions(spool, provider_account_id)
+    """One account's rows: choose versions, find what vanished, write in steps, pending -> posted, spans."""
+    versions = _chosen_versions(spool, provider_account_id)
     # Rows of unchanged spans are stored as the provider sent them (sync.apply.spans): counted, not read.
-    unchanged = _unchanged_ids(spool, provider_account_id, chosen)
+    unchanged = _unchanged_ids(spool, provider_account_id, versions.position)
     counts.unchanged += len(unchanged)
-
     # Rows the provider dropped: named (cursor mode) or vanished from the window.
-    # They, and the pending rows the provider links to, stay in memory (`kept`)
-    # until the end; every other row only for its batch.
     vanished: list[str] = []
     if window is not None:
         in_window = Transaction.objects.filter(account=account, posted_date__range=window)
-        if chosen or not unchanged or _count_present(in_window, len(unchanged)) != len(unchanged):
-            present = 0  # rows of unchanged spans found stored, as they must all be
-            for pid, is_removed in in_window.values_list("provider_transaction_id", "is_removed").iterator(
-                ROWS_PER_STATEMENT
-            ):
-                if pid in unchanged:
-                    present += not is_removed
-                elif pid not in chosen and not is_removed:
-                    vanished.append(pid)
-            if present != len(unchanged):
-                raise StaleSpans("rows of an unchanged span are missing or removed")
-        # else every row the window holds is one of the unchanged spans' rows: nothing vanished.
-    kept: dict[str, _Row] = {}
-    _load_by_ids(account, [*removed, *vanished, *linked_pending], kept)
-    gone = [kept[i] for i in [*removed, *vanished] if i in kept]
-    vanished_amounts = {row.amount for row in gone if row.pending}
+        vanished = _vanished_ids(in_window, versions.position, unchanged)
+    del unchanged
+    step = _AccountWrite(account, removed=removed, vanished=vanished, links=versions.links, now=now, counts=counts)
+    repeated = versions.repeated
+    step.write_chosen(spool.rows(provider_account_id), versions.position)
+    del versions
+    step.match_pending_to_posted()
+    step.retire_gone()
+    if spool.track_spans:
+        # The spans applied here, whole, describe the account's rows from now on. An
+        # id that came twice (in two pages) ties two spans together: keep none then.
+        spans = spool.spans.get(provider_account_id, [])
+        keep = window is not None and provider_account_id in spool.accounts_covered and not repeated
+        replace_spans(account, [(span, rows) for span, rows, _ in spans] if keep else [], now)
 
-    linked: list[tuple[_Row, str]] = []  # created rows the provider links to a pending id, in order
-    candidates: list[_Row] = []  # created posted rows that may replace a vanished pending row
-    pending_pks: list = []  # stored rows that are pending
-    batch: list[tuple] = []
 
-    def flush() -> None:
-        rows: dict[str, _Row] = {}
-        _load_by_ids(account, [item[0] for item in batch if item[0] not in kept], rows)
+class _AccountWrite:
+    """The writing steps of one account's apply, and what they hand each other.
+
+    The rows the provider dropped (`gone`) and the pending rows it links to
+    stay in memory (`kept`) until the end; every other row only for its step
+    of SPOOL_ROWS_PER_STEP rows.
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        removed: list[str],
+        vanished: list[str],
+        links: set[str],
+        now: datetime,
+        counts: Counts,
+    ) -> None:
+        self.account, self.now, self.counts = account, now, counts
+        self.links = links
+        self.kept: dict[str, _Row] = {}
+        _load_by_ids(account, [*removed, *vanished, *links], self.kept)
+        self.gone = [self.kept[i] for i in [*removed, *vanished] if i in self.kept]
+        self.vanished_amounts = {row.amount for row in self.gone if row.pending}
+        self.linked: list[tuple[_Row, str]] = []  # created rows the provider links to a pending id, in order
+        self.candidates: list[_Row] = []  # created posted rows that may replace a vanished pending row
+        self.pending_pks: list = []  # stored rows that are pending
+        self.updated: dict = {}  # rows the links and removals changed, by pk
+        self.relinked: list[_Row] = []  # posted rows that now replace a pending one
+
+    def write_chosen(self, spooled: Iterable[tuple], chosen: dict[str, int]) -> None:
+        """Insert or update the chosen version of every id, SPOOL_ROWS_PER_STEP rows at a time."""
+        step: list[tuple] = []
+        for position, item in enumerate(spooled):
+            if chosen.get(item[0]) == position:
+                step.append(item)
+                if len(step) >= SPOOL_ROWS_PER_STEP:
+                    self._write_step(step)
+                    step = []
+        if step:
+            self._write_step(step)
+
+    def _write_step(self, step: list[tuple]) -> None:
+        kept, counts = self.kept, self.counts
+        stored: dict[str, _Row] = {}
+        _load_by_ids(self.account, [item[0] for item in step if item[0] not in kept], stored)
         created: list[_Row] = []
         changed: list[_Row] = []
-        ids = iter(new_ids(len(batch) - len(rows)))  # enough for every row not stored yet
-        for provider_id, values, pending, link in batch:
-            row = kept.get(provider_id) or rows.get(provider_id)
+        ids = iter(new_ids(len(step) - len(stored)))  # enough for every row not stored yet
+        for provider_id, values, pending, link in step:
+            row = kept.get(provider_id) or stored.get(provider_id)
             if row is None:
                 row = _Row(next(ids), provider_id, values, adding=True)
                 created.append(row)
                 counts.created += 1
-                if provider_id in linked_pending:
+                if provider_id in self.links:
                     kept[provider_id] = row
                 if link:
-                    linked.append((row, link))
-                elif not pending and row.amount in vanished_amounts:
-                    candidates.append(row)
+                    self.linked.append((row, link))
+                elif not pending and row.amount in self.vanished_amounts:
+                    self.candidates.append(row)
                 continue
             if row.values != values:
                 row.values = values
@@ -266,65 +326,54 @@ def _apply_account_transactions(
             else:
                 counts.unchanged += 1
             if row.pending and provider_id not in kept:
-                pending_pks.append(row.pk)
-        _insert_transactions(account, created, now)
-        _update_transactions(changed, now)
-        batch.clear()
+                self.pending_pks.append(row.pk)
+        _insert_transactions(self.account, created, self.now)
+        _update_transactions(changed, self.now)
 
-    for position, item in enumerate(spool.rows(provider_account_id)):
-        if chosen.get(item[0], -1) >> 1 == position:
-            batch.append(item)
-            if len(batch) >= SPOOL_ROWS_PER_STEP:
-                flush()
-    if batch:
-        flush()
-    del chosen, unchanged
+    def match_pending_to_posted(self) -> None:
+        """Pending -> posted: first the links the provider gives, then (window providers that give
+        none) a vanished pending row matched to a new posted row of the same amount within
+        PENDING_MATCH_DAYS, nearest first."""
+        self.pending_pks += [row.pk for row in self.kept.values() if row.pending and not row.adding]
+        already_replaced = _replaced_ids(self.pending_pks)
+        for row, link in self.linked:
+            pending = self.kept.get(link)
+            if pending is not None and pending is not row and pending.pk not in already_replaced:
+                self._link(row, pending)
+                already_replaced.add(pending.pk)
+        for pending in sorted((g for g in self.gone if g.pending), key=lambda r: r.posted_date):
+            if pending.pk in already_replaced:
+                continue
+            matches = [
+                p
+                for p in self.candidates
+                if p.replaces_id is None
+                and p.amount == pending.amount
+                and abs((p.posted_date - pending.posted_date).days) <= PENDING_MATCH_DAYS
+            ]
+            if matches:
+                best = min(matches, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_id))
+                self._link(best, pending)
+                already_replaced.add(pending.pk)
 
-    # Pending -> posted. First the links the provider gives, then (window
-    # providers that give none) a vanished pending row is matched to a new
-    # posted row on the same amount within PENDING_MATCH_DAYS, nearest first.
-    pending_pks += [row.pk for row in kept.values() if row.pending and not row.adding]
-    already_replaced = _replaced_ids(pending_pks)
-    updated: dict = {}
-    relinked: list[_Row] = []
-    for row, link in linked:
-        pending = kept.get(link)
-        if pending is not None and pending is not row and pending.pk not in already_replaced:
-            _link(row, pending, now, counts, updated)
-            relinked.append(row)
-            already_replaced.add(pending.pk)
-    for pending in sorted((g for g in gone if g.pending), key=lambda r: r.posted_date):
-        if pending.pk in already_replaced:
-            continue
-        matches = [
-            p
-            for p in candidates
-            if p.replaces_id is None
-            and p.amount == pending.amount
-            and abs((p.posted_date - pending.posted_date).days) <= PENDING_MATCH_DAYS
-        ]
-        if matches:
-            best = min(matches, key=lambda p: (abs((p.posted_date - pending.posted_date).days), p.provider_id))
-            _link(best, pending, now, counts, updated)
-            relinked.append(best)
-            already_replaced.add(pending.pk)
-    for row in gone:
-        _remove(row, now, counts, updated)
+    def _link(self, posted: _Row, pending: _Row) -> None:
+        """`posted` replaces `pending`: link them, carry the user's edits across, retire the pending row."""
+        posted.replaces_id = pending.pk
+        posted.category = posted.category or pending.category
+        posted.notes = posted.notes or pending.notes
+        _remove(pending, self.now, self.counts, self.updated)
+        self.relinked.append(posted)
 
-    # Every row is already stored: write what the links and removals changed.
-    _update_transactions(list(updated.values()), now)
-    bulk_update(
-        Transaction,
-        ("id", "replaces_id", "category", "notes"),
-        [(row.pk, row.replaces_id, row.category, row.notes) for row in relinked],
-    )
-
-    if spool.track_spans:
-        # The spans applied here, whole, describe the account's rows from now on. An
-        # id that came twice (in two pages) ties two spans together: keep none then.
-        spans = spool.spans.get(provider_account_id, [])
-        keep = window is not None and provider_account_id in spool.accounts_covered and not repeated
-        replace_spans(account, [(span, rows) for span, rows, _ in spans] if keep else [], now)
+    def retire_gone(self) -> None:
+        """Soft-remove what the provider dropped; write what the links and removals changed (all rows are stored)."""
+        for row in self.gone:
+            _remove(row, self.now, self.counts, self.updated)
+        _update_transactions(list(self.updated.values()), self.now)
+        bulk_update(
+            Transaction,
+            ("id", "replaces_id", "category", "notes"),
+            [(row.pk, row.replaces_id, row.category, row.notes) for row in self.relinked],
+        )
 
 
 def _count_present(in_window, expected: int) -> int:
