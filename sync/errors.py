@@ -86,3 +86,9 @@ def from_provider_error(error: provider_errors.ProviderError) -> SyncError:
     """The domain error for an adapter's failure (same code, same safe message)."""
     cls = ERRORS_BY_CODE.get(error.code, ProviderUnavailable)
     return cls(error.message, retry_after=error.retry_after)
+
+
+class InternalError(SyncError):
+    """A bug or an outage met during a sync (not a provider's or the user's fault); recorded, then re-raised as is."""
+
+    code = "internal_error"

@@ -28,6 +28,7 @@ from django.utils import timezone
 from sync import selectors
 from sync.models import Connection, SyncRun
 from sync.services.connection_sync import SyncOutcome, sync_connection
+from sync.services.gate import recently_synced_cutoff
 
 CLAIM_ATTEMPTS = 50
 
@@ -40,8 +41,7 @@ def due_connections(kinds: Iterable[str], *, force: bool, started_at: datetime, 
     """Connections not disconnected, not claimed, with no run of `kinds` since the cutoff; oldest sync first."""
     kinds = list(kinds)
     now = timezone.now()
-    interval = timedelta(seconds=settings.FINSYNC_MIN_SYNC_INTERVAL)
-    cutoff = started_at if force else min(started_at, now - interval)
+    cutoff = started_at if force else min(started_at, recently_synced_cutoff(now))
     attempted = SyncRun.objects.filter(connection=OuterRef("pk"), kind__in=kinds, started_at__gte=cutoff)
     base = selectors.connections_for(actor) if actor is not None else Connection.objects.all()
     oldest = "accounts_synced_at" if kinds == ["accounts"] else "transactions_synced_at"

@@ -1,26 +1,36 @@
-"""The service layer: the three sync handlers and the connection services.
+"""The service layer's three sync handlers.
 
-Every handler follows DESIGN.md "Handler semantics":
-look up (not found unless owned, or staff with `sync.sync_connection`) ->
-validate -> connection status -> recently-synced gate (skip unless force) ->
-claim the connection -> fetch from the provider outside any transaction ->
-apply everything, finish the run and save timestamps/cursor in one
-transaction. Every attempt leaves a SyncRun and audit events; failures are
-recorded after the data transaction rolled back, so they survive it.
+Every handler follows the same steps (docs/architecture.md, "Handler flow"):
+
+1. begin: look up the actor and the target (not found unless owned, or staff
+   with `sync.sync_connection`), validate, record the attempt, check the
+   connection's status;
+2. gate: skip when the same kind succeeded recently (sync.services.gate),
+   unless forced;
+3. claim the connection (a `running` SyncRun with a lease: sync.services.runs);
+4. fetch from the provider, with no database transaction open;
+5. apply everything, finish the run and save timestamps/cursor in one
+   transaction (sync.apply);
+6. finish: emit `succeeded`, or record the failure after the data transaction
+   rolled back, so that it survives it.
+
+What differs per kind is a small plan object (`_AccountsPlan`,
+`_TransactionsPlan`, `_HoldingsPlan`): how to find the target and its last
+success, what to fetch, and what to write.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
-from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.utils import timezone
-from django.utils.timesince import timesince
 
+from providers.base import Provider
 from providers.errors import ProviderError
 from providers.registry import get_provider_class
 from sync import selectors
@@ -34,6 +44,7 @@ from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.crypto import decrypt_credentials
 from sync.errors import (
     ConnectionInactive,
+    InternalError,
     NotFound,
     ProviderBadResponse,
     ReauthRequired,
@@ -43,173 +54,221 @@ from sync.errors import (
 )
 from sync.models import Account, Connection, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
+from sync.services.gate import RECENTLY_SYNCED, recently_synced
 from sync.services.runs import Attempt
+from sync.services.window import transactions_window
 
 logger = logging.getLogger("finsync.sync")
 
-RECENTLY_SYNCED = "recently_synced"
-EARLIEST_DATE = date(1970, 1, 1)  # providers speak epoch seconds; nothing bank-held is older
+__all__ = ["mark_needs_reauth", "sync_accounts", "sync_holdings", "sync_transactions", "transactions_window"]
 
 
 def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
     """Sync every account of a connection; accounts it no longer reports go inactive."""
-
-    def resolve(actor, attempt):
-        attempt.connection = _visible_connection(actor, command.connection_id)
-        return attempt.connection.accounts_synced_at
-
-    def work(provider, attempt, now):
-        fetched = provider.fetch_accounts()
-
-        def write():
-            counts, _ = upsert_accounts(
-                attempt.connection,
-                fetched.accounts,
-                deactivate_missing=True,
-                snapshot_source=SyncKind.ACCOUNTS,
-                now=now,
-            )
-            Connection.objects.filter(pk=attempt.connection.pk).update(accounts_synced_at=now, updated_at=now)
-            return counts
-
-        return write, fetched.warnings
-
-    return _execute(SyncKind.ACCOUNTS, command, source, correlation_id, resolve, work)
+    return _run(_AccountsPlan(command), command, source=source, correlation_id=correlation_id)
 
 
 def sync_transactions(command: SyncTransactions, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
     """Sync transactions for a window (or by cursor), for a connection or one of its accounts."""
-
-    def resolve(actor, attempt):
-        connection = _visible_connection(actor, command.connection_id)
-        attempt.connection = connection
-        if command.account_id is not None:
-            attempt.account = Account.objects.filter(pk=command.account_id, connection=connection).first()
-            if attempt.account is None:
-                raise NotFound("account not found on this connection")
-        attempt.window_start, attempt.window_end = transactions_window(command.start_date, command.end_date)
-        if attempt.account is not None:
-            return attempt.account.transactions_synced_at
-        return connection.transactions_synced_at
-
-    fetched_before = False
-
-    def work(provider, attempt, now):
-        nonlocal fetched_before
-        connection, account = attempt.connection, attempt.account
-        cursor_mode = provider.capabilities.transactions_mode == "cursor"
-        # A cursor covers the whole connection: syncing by cursor for one
-        # account would advance it past the other accounts' changes.
-        account_ids = None if cursor_mode or account is None else [account.provider_account_id]
-        spans_made = provider.capabilities.transaction_spans and not cursor_mode
-        options = {}
-        if spans_made and spans.enabled() and not fetched_before:
-            # What the last sync applied, so that the provider skips unchanged spans
-            # (not when fetching again because the apply met one it could not skip: StaleSpans).
-            options["known_spans"] = spans.known_spans(connection, account)
-        fetched_before = True
-        # Pages go to a spool on disk as they arrive, so memory stays bounded
-        # however many rows the provider sends; the data transaction streams it.
-        fetched = spool_transactions(
-            provider.iter_transaction_pages(
-                start=attempt.window_start,
-                end=attempt.window_end,
-                account_ids=account_ids,
-                cursor=connection.cursor if cursor_mode else None,
-                **options,
-            ),
-            track_spans=spans_made,
-        )
-        try:
-            known = set(connection.accounts.values_list("provider_account_id", flat=True))
-            wanted = fetched.account_ids() | set(fetched.accounts_covered)
-            accounts = list(fetched.accounts.values())
-            if wanted - known - set(fetched.accounts):
-                # Transactions for accounts we have not seen: learn them first.
-                accounts = provider.fetch_accounts().accounts
-        except BaseException:
-            fetched.close()
-            raise
-
-        def write():
-            try:
-                _, accounts_by_pid = upsert_accounts(
-                    connection,
-                    accounts,
-                    deactivate_missing=False,
-                    snapshot_source=SyncKind.TRANSACTIONS,
-                    now=now,
-                )
-                window = None if cursor_mode else (attempt.window_start, attempt.window_end)
-                counts = apply_spooled_transactions(accounts_by_pid, fetched, window=window, now=now)
-            finally:
-                fetched.close()
-            synced = [accounts_by_pid[p] for p in fetched.accounts_covered if p in accounts_by_pid]
-            if account is not None:
-                synced.append(account)
-            Account.objects.filter(pk__in=[a.pk for a in synced if a.pk]).update(transactions_synced_at=now)
-            changes = {"updated_at": now}
-            if account is None or cursor_mode:
-                changes["transactions_synced_at"] = now
-            if cursor_mode and fetched.next_cursor is not None:
-                changes["cursor"] = fetched.next_cursor
-            Connection.objects.filter(pk=connection.pk).update(**changes)
-            return counts
-
-        return write, fetched.warnings
-
-    return _execute(SyncKind.TRANSACTIONS, command, source, correlation_id, resolve, work)
+    return _run(_TransactionsPlan(command), command, source=source, correlation_id=correlation_id)
 
 
 def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
     """Sync one account's holdings: a full snapshot, missing positions go inactive."""
+    return _run(_HoldingsPlan(command), command, source=source, correlation_id=correlation_id)
 
-    def resolve(actor, attempt):
-        account = selectors.accounts_for(actor).filter(pk=command.account_id).first()
+
+# --- what differs per kind ------------------------------------------------------------------------
+
+
+@dataclass
+class _Fetched:
+    """What a plan fetched, ready to write; `close` releases it (a spool on disk) if it is not written."""
+
+    data: Any
+    warnings: list[str] = field(default_factory=list)
+    accounts: list = field(default_factory=list)
+
+    def close(self) -> None:
+        close = getattr(self.data, "close", None)
+        if close is not None:
+            close()
+
+
+class _Plan(Protocol):
+    kind: str
+
+    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+        """Find the target (NotFound otherwise), fill `attempt`; return the kind's last success."""
+
+    def fetch(self, provider: Provider, attempt: Attempt, *, known_spans: bool) -> _Fetched:
+        """Ask the provider; no database transaction is open."""
+
+    def write(self, fetched: _Fetched, attempt: Attempt, now: datetime) -> Counts:
+        """Apply what was fetched; runs inside the data transaction."""
+
+
+class _AccountsPlan:
+    kind = SyncKind.ACCOUNTS
+
+    def __init__(self, command: SyncAccounts) -> None:
+        self.command = command
+
+    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+        attempt.connection = _syncable_connection(actor, self.command.connection_id)
+        return attempt.connection.accounts_synced_at
+
+    def fetch(self, provider: Provider, attempt: Attempt, *, known_spans: bool) -> _Fetched:
+        fetched = provider.fetch_accounts()
+        return _Fetched(fetched.accounts, fetched.warnings)
+
+    def write(self, fetched: _Fetched, attempt: Attempt, now: datetime) -> Counts:
+        counts, _ = upsert_accounts(
+            attempt.connection, fetched.data, deactivate_missing=True, snapshot_source=self.kind, now=now
+        )
+        Connection.objects.filter(pk=attempt.connection.pk).update(accounts_synced_at=now, updated_at=now)
+        return counts
+
+
+class _TransactionsPlan:
+    kind = SyncKind.TRANSACTIONS
+
+    def __init__(self, command: SyncTransactions) -> None:
+        self.command = command
+        self.cursor_mode = False
+
+    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+        connection = _syncable_connection(actor, self.command.connection_id)
+        attempt.connection = connection
+        if self.command.account_id is not None:
+            attempt.account = Account.objects.filter(pk=self.command.account_id, connection=connection).first()
+            if attempt.account is None:
+                raise NotFound("account not found on this connection")
+        attempt.window_start, attempt.window_end = transactions_window(self.command.start_date, self.command.end_date)
+        if attempt.account is not None:
+            return attempt.account.transactions_synced_at
+        return connection.transactions_synced_at
+
+    def fetch(self, provider: Provider, attempt: Attempt, *, known_spans: bool) -> _Fetched:
+        connection, account = attempt.connection, attempt.account
+        self.cursor_mode = provider.capabilities.transactions_mode == "cursor"
+        # A cursor covers the whole connection: syncing by cursor for one
+        # account would advance it past the other accounts' changes.
+        account_ids = None if self.cursor_mode or account is None else [account.provider_account_id]
+        spans_made = provider.capabilities.transaction_spans and not self.cursor_mode
+        options = {}
+        if spans_made and spans.enabled() and known_spans:
+            # What the last sync applied, so that the provider skips unchanged spans.
+            options["known_spans"] = spans.known_spans(connection, account)
+        # Pages go to a spool on disk as they arrive, so memory stays bounded
+        # however many rows the provider sends; the data transaction streams it.
+        spool = spool_transactions(
+            provider.iter_transaction_pages(
+                start=attempt.window_start,
+                end=attempt.window_end,
+                account_ids=account_ids,
+                cursor=connection.cursor if self.cursor_mode else None,
+                **options,
+            ),
+            track_spans=spans_made,
+        )
+        fetched = _Fetched(spool, spool.warnings, accounts=list(spool.accounts.values()))
+        try:
+            known = set(connection.accounts.values_list("provider_account_id", flat=True))
+            wanted = spool.account_ids() | set(spool.accounts_covered)
+            if wanted - known - set(spool.accounts):
+                # Transactions for accounts we have not seen: learn them first.
+                fetched.accounts = provider.fetch_accounts().accounts
+        except BaseException:
+            fetched.close()
+            raise
+        return fetched
+
+    def write(self, fetched: _Fetched, attempt: Attempt, now: datetime) -> Counts:
+        connection, account, spool = attempt.connection, attempt.account, fetched.data
+        try:
+            _, accounts_by_pid = upsert_accounts(
+                connection, fetched.accounts, deactivate_missing=False, snapshot_source=self.kind, now=now
+            )
+            window = None if self.cursor_mode else (attempt.window_start, attempt.window_end)
+            counts = apply_spooled_transactions(accounts_by_pid, spool, window=window, now=now)
+        finally:
+            fetched.close()
+        synced = [accounts_by_pid[p] for p in spool.accounts_covered if p in accounts_by_pid]
+        if account is not None:
+            synced.append(account)
+        Account.objects.filter(pk__in=[a.pk for a in synced if a.pk]).update(transactions_synced_at=now)
+        changes: dict[str, Any] = {"updated_at": now}
+        if account is None or self.cursor_mode:
+            changes["transactions_synced_at"] = now
+        if self.cursor_mode and spool.next_cursor is not None:
+            changes["cursor"] = spool.next_cursor
+        Connection.objects.filter(pk=connection.pk).update(**changes)
+        return counts
+
+
+class _HoldingsPlan:
+    kind = SyncKind.HOLDINGS
+
+    def __init__(self, command: SyncHoldings) -> None:
+        self.command = command
+
+    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+        account = selectors.accounts_for(actor).filter(pk=self.command.account_id).first()
         if account is None:
             raise NotFound("account not found")
         attempt.account, attempt.connection = account, account.connection
         return account.holdings_synced_at
 
-    def work(provider, attempt, now):
-        account = attempt.account
+    def fetch(self, provider: Provider, attempt: Attempt, *, known_spans: bool) -> _Fetched:
         if not provider.capabilities.holdings:
-            fetched = None
-            warnings = [f"the {provider.display_name} provider does not report holdings"]
-        else:
-            fetched = provider.fetch_holdings(account_id=account.provider_account_id)
-            warnings = fetched.warnings
+            return _Fetched(None, [f"the {provider.display_name} provider does not report holdings"])
+        fetched = provider.fetch_holdings(account_id=attempt.account.provider_account_id)
+        return _Fetched(fetched, fetched.warnings)
 
-        def write():
-            counts = Counts() if fetched is None else apply_holdings(account, fetched, now=now)
-            if fetched is not None and fetched.account is not None:
-                upsert_accounts(
-                    attempt.connection,
-                    [fetched.account],
-                    deactivate_missing=False,
-                    snapshot_source=SyncKind.HOLDINGS,
-                    now=now,
-                )
-            Account.objects.filter(pk=account.pk).update(holdings_synced_at=now, updated_at=now)
-            return counts
-
-        return write, warnings
-
-    return _execute(SyncKind.HOLDINGS, command, source, correlation_id, resolve, work)
+    def write(self, fetched: _Fetched, attempt: Attempt, now: datetime) -> Counts:
+        holdings, account = fetched.data, attempt.account
+        counts = Counts() if holdings is None else apply_holdings(account, holdings, now=now)
+        if holdings is not None and holdings.account is not None:
+            upsert_accounts(
+                attempt.connection, [holdings.account], deactivate_missing=False, snapshot_source=self.kind, now=now
+            )
+        Account.objects.filter(pk=account.pk).update(holdings_synced_at=now, updated_at=now)
+        return counts
 
 
-# --- the shared flow ---------------------------------------------------------------
+# --- the steps every kind takes -------------------------------------------------------------------
 
 
-def _execute(kind: str, command, source: str, correlation_id, resolve: Callable, work: Callable) -> SyncResult:
+def _run(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | None) -> SyncResult:
+    attempt = _begin(plan, command, source=source, correlation_id=correlation_id)
+    skip = recently_synced(attempt.last_success, force=command.force)
+    if skip:
+        run = attempt.record_skip(RECENTLY_SYNCED, skip)
+        return _result(attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=RECENTLY_SYNCED, message=skip)
+    try:
+        run = attempt.claim()
+    except SyncError as error:
+        attempt.record_failure(error)
+        raise
+    counts, warnings = _fetch_and_apply(plan, attempt, run)
+    payload = attempt.base_payload() | counts.as_dict()
+    if warnings:
+        payload["warnings"] = warnings
+    attempt.emit("succeeded", run, payload)
+    return _result(attempt, run, counts, status=SyncRun.Status.SUCCEEDED, warnings=warnings)
+
+
+def _begin(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | None) -> Attempt:
+    """Who asks for what: the attempt, recorded (`attempted`), with its target found and its status checked."""
     actor = selectors.get_user(command.user_id)
     attempt = Attempt(
-        kind=kind, actor=actor, source=source, correlation_id=correlation_id or uuid.uuid4(), force=command.force
+        kind=plan.kind, actor=actor, source=source, correlation_id=correlation_id or uuid.uuid4(), force=command.force
     )
     try:
         if actor is None:
             raise NotFound("user not found")
-        last_success = resolve(actor, attempt)
+        attempt.last_success = plan.resolve(actor, attempt)
     except SyncError as error:
         attempt.emit("attempted", None, attempt.base_payload())
         attempt.record_failure(error)
@@ -220,39 +279,31 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
     except SyncError as error:
         attempt.record_failure(error)
         raise
+    return attempt
 
-    skip = _recently_synced(last_success, command.force)
-    if skip:
-        run = attempt.record_skip(RECENTLY_SYNCED, skip)
-        return _result(
-            kind, attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=RECENTLY_SYNCED, message=skip
-        )
 
-    try:
-        run = attempt.claim()
-    except SyncError as error:
-        attempt.record_failure(error)
-        raise
-
+def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Counts, list[str]]:
+    """Fetch (no transaction open), then write in one transaction; every failure is recorded on `run`."""
     provider = None
     try:
         provider = _provider_for(attempt.connection)
         now = timezone.now()
-        write, warnings = work(provider, attempt, now)  # network: no transaction is open here
+        fetched = plan.fetch(provider, attempt, known_spans=True)
         try:
-            counts = _write(attempt, run, write, warnings)
+            counts = _write(plan, attempt, run, fetched, now)
         except spans.StaleSpans as stale:
-            # Rolled back: fetch once more, every row mapped, and apply that.
-            logger.info("sync %s of connection %s fetches again: %s", kind, attempt.connection.pk, stale)
-            write, warnings = work(provider, attempt, now)
-            counts = _write(attempt, run, write, warnings)
+            # Rolled back: fetch once more, every row mapped (no known spans), and apply that.
+            logger.info("sync %s of connection %s fetches again: %s", plan.kind, attempt.connection.pk, stale)
+            fetched = plan.fetch(provider, attempt, known_spans=False)
+            counts = _write(plan, attempt, run, fetched, now)
+        return counts, fetched.warnings
     except ProviderError as error:
         failure = from_provider_error(error)
         if isinstance(failure, ReauthRequired):
             mark_needs_reauth(
                 attempt.connection,
-                actor=actor,
-                source=source,
+                actor=attempt.actor,
+                source=attempt.source,
                 correlation_id=attempt.correlation_id,
                 reason=failure.message,
             )
@@ -263,35 +314,31 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
         raise
     except (IntegrityError, DataError) as error:
         # The provider's data broke a database rule: nothing was written.
-        logger.warning("sync %s of connection %s could not be stored: %s", kind, attempt.connection.pk, error)
+        logger.warning("sync %s of connection %s could not be stored: %s", plan.kind, attempt.connection.pk, error)
         failure = ProviderBadResponse("the provider's data could not be stored; nothing was changed")
         _fail(attempt, run, failure)
         raise failure from None
     except BaseException as error:
-        # A bug or an outage: record it, release the claim, let it propagate.
-        failure = SyncError(f"internal error: {type(error).__name__}")
-        failure.code = "internal_error"
+        # A bug or an outage: record it, release the claim, let the original propagate.
         try:
-            _fail(attempt, run, failure)
+            _fail(attempt, run, InternalError(f"internal error: {type(error).__name__}"))
         except DatabaseError:
             logger.exception("could not record the failure of sync run %s", run.pk)
         raise
     finally:
         if provider is not None:
             provider.close()
-    payload = attempt.base_payload() | counts.as_dict()
-    if warnings:
-        payload["warnings"] = warnings
-    attempt.emit("succeeded", run, payload)
-    return _result(kind, attempt, run, counts, status=SyncRun.Status.SUCCEEDED, warnings=warnings)
 
 
-def _write(attempt: Attempt, run: SyncRun, write: Callable, warnings: list[str]) -> Counts:
+def _write(plan: _Plan, attempt: Attempt, run: SyncRun, fetched: _Fetched, now: datetime) -> Counts:
     """The data, the run's outcome and the connection's state, in one transaction."""
-    with transaction.atomic():
-        counts = write()
-        attempt.finish(run, counts, warnings)
-        _clear_error(attempt.connection)
+    try:
+        with transaction.atomic():
+            counts = plan.write(fetched, attempt, now)
+            attempt.finish(run, counts, fetched.warnings)
+            _clear_error(attempt.connection)
+    finally:
+        fetched.close()
     return counts
 
 
@@ -310,7 +357,6 @@ def _clear_error(connection: Connection) -> None:
 
 
 def _result(
-    kind,
     attempt: Attempt,
     run: SyncRun,
     counts: Counts,
@@ -321,7 +367,7 @@ def _result(
     warnings: list[str] | None = None,
 ) -> SyncResult:
     return SyncResult(
-        command=kind,
+        command=attempt.kind,
         status=status,
         connection_id=attempt.connection.pk,
         account_id=attempt.account.pk if attempt.account else None,
@@ -336,7 +382,7 @@ def _result(
     )
 
 
-def _visible_connection(actor, connection_id) -> Connection:
+def _syncable_connection(actor, connection_id) -> Connection:
     connection = selectors.connections_for(actor).filter(pk=connection_id).first()
     if connection is None:
         raise NotFound("connection not found")
@@ -350,39 +396,7 @@ def _check_status(connection: Connection) -> None:
         raise ReauthRequired("the connection needs re-authentication with the provider")
 
 
-def _recently_synced(last_success, force: bool) -> str:
-    """A skip message when the last success is within FINSYNC_MIN_SYNC_INTERVAL, else ''."""
-    if force or last_success is None:
-        return ""
-    interval = timedelta(seconds=settings.FINSYNC_MIN_SYNC_INTERVAL)
-    now = timezone.now()
-    if now - last_success >= interval:
-        return ""
-    ago = "less than a minute" if now - last_success < timedelta(minutes=1) else timesince(last_success, now)
-    return f"synced {ago} ago (use force to sync again)"
-
-
-def transactions_window(start: date | None, end: date | None) -> tuple[date, date]:
-    """The window a transactions sync covers, both ends inclusive; ValidationError when invalid."""
-    today = timezone.localdate()
-    end = end or today
-    if end < EARLIEST_DATE or end > today + timedelta(days=366):
-        raise ValidationError(
-            "end_date is out of range", fields={"end_date": ["must be between 1970-01-01 and a year from today"]}
-        )
-    start = start or end - timedelta(days=settings.FINSYNC_DEFAULT_SYNC_DAYS - 1)
-    if start < EARLIEST_DATE:
-        raise ValidationError("start_date is out of range", fields={"start_date": ["must not be before 1970-01-01"]})
-    if start > end:
-        raise ValidationError("start_date is after end_date", fields={"start_date": ["must not be after end_date"]})
-    days = (end - start).days + 1
-    if days > settings.FINSYNC_MAX_SYNC_DAYS:
-        message = f"the window is {days} days; at most {settings.FINSYNC_MAX_SYNC_DAYS} are allowed"
-        raise ValidationError(message, fields={"start_date": [message]})
-    return start, end
-
-
-def _provider_for(connection: Connection):
+def _provider_for(connection: Connection) -> Provider:
     try:
         provider_class = get_provider_class(connection.provider)
     except KeyError:
@@ -391,7 +405,9 @@ def _provider_for(connection: Connection):
     return provider_class(credentials=credentials, config=connection.config)
 
 
-def mark_needs_reauth(connection: Connection, *, actor, source: str, correlation_id=None, reason: str = "") -> None:
+def mark_needs_reauth(
+    connection: Connection, *, actor, source: str, correlation_id: uuid.UUID | None = None, reason: str = ""
+) -> None:
     """The provider refused the credentials: the user must reconnect before the next sync."""
     changed = Connection.objects.filter(pk=connection.pk, status=Connection.Status.ACTIVE).update(
         status=Connection.Status.NEEDS_REAUTH,

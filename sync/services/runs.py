@@ -8,7 +8,7 @@ lease; a crashed process's claim is failed and replaced once the lease expires.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
@@ -32,8 +32,9 @@ class Attempt:
     force: bool = False
     connection: Connection | None = None
     account: Account | None = None
-    window_start: object = None
-    window_end: object = None
+    window_start: date | None = None
+    window_end: date | None = None
+    last_success: datetime | None = None  # of this kind, on this target: what the recently-synced gate reads
 
     def emit(self, outcome: str, sync_run: SyncRun | None, payload: dict) -> None:
         signals.SYNC_SIGNALS[outcome].send(

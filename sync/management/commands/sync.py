@@ -24,7 +24,7 @@ from sync.errors import SyncError
 from sync.models import Account, Connection
 from sync.services.connection_sync import sync_connection
 from sync.services.fleet import run_worker
-from sync.services.handlers import transactions_window
+from sync.services.window import transactions_window
 
 KINDS = {
     "accounts": ("accounts",),
