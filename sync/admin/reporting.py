@@ -1,62 +1,14 @@
-"""Turn sync results and errors into admin messages, one message per sync."""
+"""Turn sync results and errors into admin messages, one message per sync (texts: sync.rendering)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 
-from sync.errors import SyncError
 from sync.models import Account
-from sync.results import SyncResult
+from sync.rendering import describe_error, describe_row
 from sync.services.connection_sync import SyncOutcome
 
-# What a staff member reads for each error code (the handler's message follows).
-ERROR_TITLES = {
-    "not_found": "Not found",
-    "validation_error": "Invalid request",
-    "connection_inactive": "Disconnected",
-    "reauth_required": "Needs re-authentication",
-    "sync_in_progress": "Already syncing",
-    "provider_rate_limited": "Rate limited by the provider",
-    "provider_unavailable": "Provider unavailable",
-    "provider_bad_response": "Bad response from the provider",
-    "credentials_invalid": "Credentials rejected by the provider",
-}
-# Accounts and holdings the provider stops reporting go inactive; transactions are removed.
-REMOVED_LABEL = {"accounts": "deactivated", "transactions": "removed", "holdings": "deactivated"}
-SINGULAR = {"accounts": "account", "transactions": "transaction", "holdings": "holding"}
-
-
-def describe_result(result: SyncResult) -> str:
-    """'Synced 3 accounts: 1 created, 2 updated' or 'Skipped accounts: synced 2 minutes ago (...)'."""
-    if result.status == "skipped":
-        return f"Skipped {result.command}: {result.message}"
-    total = result.created + result.updated + result.unchanged
-    noun = SINGULAR[result.command] if total == 1 else result.command
-    parts = [
-        f"{count} {label}"
-        for count, label in (
-            (result.created, "created"),
-            (result.updated, "updated"),
-            (result.unchanged, "unchanged"),
-            (result.removed, REMOVED_LABEL[result.command]),
-        )
-        if count
-    ]
-    text = f"Synced {total} {noun}"
-    if parts:
-        text += ": " + ", ".join(parts)
-    if result.warnings:
-        text += ". Warnings: " + "; ".join(result.warnings)
-    return text
-
-
-def describe_error(command: str, error: SyncError) -> str:
-    """'Transactions sync failed: Needs re-authentication (the connection needs ...)'."""
-    title = ERROR_TITLES.get(error.code, "Failed")
-    text = f"{command.capitalize()} sync failed: {title} ({error.message})"
-    if error.retry_after is not None:
-        text += f"; retry in {error.retry_after} seconds"
-    return text
+LEVELS = {"success": messages.SUCCESS, "info": messages.INFO, "warning": messages.WARNING, "error": messages.ERROR}
 
 
 def report(request, modeladmin, target: str, command: str, *, result=None, error=None) -> None:
@@ -64,13 +16,8 @@ def report(request, modeladmin, target: str, command: str, *, result=None, error
     if error is not None:
         modeladmin.message_user(request, f"{target}: {describe_error(command, error)}", messages.ERROR)
         return
-    if result.status == "skipped":
-        level = messages.INFO
-    elif result.warnings:
-        level = messages.WARNING
-    else:
-        level = messages.SUCCESS
-    modeladmin.message_user(request, f"{target}: {describe_result(result)}", level)
+    level, text = describe_row(result.as_dict())
+    modeladmin.message_user(request, f"{target}: {text}", LEVELS[level])
 
 
 def report_outcomes(request, modeladmin, target: str, outcomes: list[SyncOutcome]) -> None:

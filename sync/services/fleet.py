@@ -14,9 +14,13 @@ Hence every due connection is synced once per fleet run, whoever runs it.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -119,3 +123,58 @@ def run_worker(
         outcomes += results
         if on_connection is not None:
             on_connection(connection, results)
+
+
+# --- several worker processes on this host -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """What a worker reports after syncing one connection: which one, and the outcome rows."""
+
+    connection_id: str
+    name: str
+    provider: str
+    rows: list[dict]
+
+    def to_line(self) -> str:
+        return json.dumps(
+            {"connection_id": self.connection_id, "name": self.name, "provider": self.provider, "rows": self.rows}
+        )
+
+    @classmethod
+    def of(cls, connection: Connection, outcomes: list[SyncOutcome]) -> ConnectionReport:
+        return cls(str(connection.pk), connection.name, connection.provider, [o.as_dict() for o in outcomes])
+
+
+class WorkerProcessesFailed(Exception):
+    """Some worker processes exited with an error; their connections' outcomes may be missing."""
+
+
+def run_worker_processes(argv: list[str], workers: int, on_report: Callable[[ConnectionReport], None]) -> list[dict]:
+    """Start `workers` copies of `argv` (a worker that prints one ConnectionReport line per connection)
+    and collect their rows; `on_report` is called for each line, one at a time, as it arrives.
+    """
+    processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(workers)]  # noqa: S603 (our own manage.py)
+    rows: list[dict] = []
+    lock = threading.Lock()
+
+    def read(process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            if not line.strip():
+                continue
+            report = ConnectionReport(**json.loads(line))
+            with lock:
+                rows.extend(report.rows)
+                on_report(report)
+
+    readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in processes]
+    for reader in readers:
+        reader.start()
+    codes = [process.wait() for process in processes]
+    for reader in readers:
+        reader.join()
+    broken = [code for code in codes if code != 0]
+    if broken:
+        raise WorkerProcessesFailed(f"{len(broken)} of {workers} worker processes failed (exit {broken})")
+    return rows

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sync.admin.reporting import describe_error, describe_result
 from sync.errors import ProviderRateLimited, SyncError
+from sync.rendering import describe_error, describe_result
 from sync.results import SyncResult
 
 

@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 
 from sync.errors import SyncError
 from sync.models import Account, Connection
+from sync.rendering import describe_row
 from sync.services.connection_sync import sync_connection
 from sync.services.connections import create_connection
 
@@ -40,18 +41,11 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.MIGRATE_HEADING(f"Synced {connection.name} ({connection.pk})"))
         for outcome in outcomes:
-            row = outcome.as_dict()
-            if outcome.failed:
-                self.stdout.write(
-                    self.style.ERROR(f"  {row['command']:<13} failed ({row['reason']}): {row['message']}")
-                )
-            elif row["status"] == "skipped":
-                self.stdout.write(f"  {row['command']:<13} skipped: {row['message']}")
-            else:
-                self.stdout.write(
-                    f"  {row['command']:<13} {row['created']} created, {row['updated']} updated, "
-                    f"{row['unchanged']} unchanged, {row['removed']} removed"
-                )
+            level, text = describe_row(
+                outcome.as_dict(), retry_after=outcome.error and outcome.error.retry_after, labelled=True
+            )
+            line = f"  {outcome.command:<13} {text}"
+            self.stdout.write(self.style.ERROR(line) if level == "error" else line)
         self.stdout.write(self.style.MIGRATE_HEADING("Accounts"))
         accounts = Account.objects.filter(connection=connection).annotate(
             n_transactions=Count("transactions", filter=Q(transactions__is_removed=False), distinct=True),

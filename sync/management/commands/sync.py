@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import threading
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -22,8 +20,9 @@ from django.utils import timezone
 
 from sync.errors import SyncError
 from sync.models import Account, Connection
+from sync.rendering import describe_row
 from sync.services.connection_sync import sync_connection
-from sync.services.fleet import run_worker
+from sync.services.fleet import ConnectionReport, WorkerProcessesFailed, run_worker, run_worker_processes
 from sync.services.window import transactions_window
 
 KINDS = {
@@ -32,6 +31,10 @@ KINDS = {
     "holdings": ("holdings",),
     "all": ("accounts", "transactions", "holdings"),
 }
+
+
+# How each level of sync.rendering reads in a terminal.
+STYLES = {"success": "SUCCESS", "info": "WARNING", "warning": "WARNING", "error": "ERROR"}
 
 
 def _usage(message: str) -> CommandError:
@@ -157,8 +160,8 @@ class Command(BaseCommand):
                 source="cli",
             )
             if format == "text":
-                rows = [o.as_dict() for o in outcomes if o.connection_id == conn.pk]
-                self._report(conn, rows, options["verbosity"])
+                mine = [o for o in outcomes if o.connection_id == conn.pk]
+                self._report(ConnectionReport.of(conn, mine), options["verbosity"])
         return self._finish([o.as_dict() for o in outcomes], format, options["verbosity"])
 
     def _finish(self, rows, format, verbosity):
@@ -176,16 +179,15 @@ class Command(BaseCommand):
         rows = []
 
         def on_connection(conn, outcomes):
-            batch = [o.as_dict() for o in outcomes]
-            rows.extend(batch)
+            report = ConnectionReport.of(conn, outcomes)
+            rows.extend(report.rows)
             if jsonl:
-                line = {"connection_id": str(conn.pk), "name": conn.name, "provider": conn.provider, "rows": batch}
-                self.stdout.write(json.dumps(line))
+                self.stdout.write(report.to_line())
                 self.stdout.flush()
                 return
-            self._progress(len({r["connection_id"] for r in rows}), conn.name, conn.pk, batch, verbosity)
+            self._progress(len({r["connection_id"] for r in rows}), report, verbosity)
             if format == "text":
-                self._report(conn, batch, verbosity)
+                self._report(report, verbosity)
 
         run_worker(
             kinds=KINDS[what],
@@ -217,38 +219,25 @@ class Command(BaseCommand):
         argv += ["--end-date", end.isoformat()] if end else []
         argv += ["--force"] if force else []
         argv += ["--user", actor.get_username()] if actor else []
-        processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(workers)]  # noqa: S603 (our own manage.py)
-        rows, lock, seen = [], threading.Lock(), []
+        seen = []
 
-        def read(process):
-            for line in process.stdout:
-                if not line.strip():
-                    continue
-                item = json.loads(line)
-                with lock:
-                    rows.extend(item["rows"])
-                    seen.append(item["connection_id"])
-                    self._progress(len(seen), item["name"], item["connection_id"], item["rows"], verbosity)
-                    if format == "text":
-                        self._report(item, item["rows"], verbosity)
+        def on_report(report):
+            seen.append(report.connection_id)
+            self._progress(len(seen), report, verbosity)
+            if format == "text":
+                self._report(report, verbosity)
 
-        readers = [threading.Thread(target=read, args=(p,), daemon=True) for p in processes]
-        for reader in readers:
-            reader.start()
-        codes = [process.wait() for process in processes]
-        for reader in readers:
-            reader.join()
-        broken = [code for code in codes if code != 0]
-        if broken:
-            raise CommandError(f"{len(broken)} of {workers} worker processes failed (exit {broken})", returncode=1)
-        return rows
+        try:
+            return run_worker_processes(argv, workers, on_report)
+        except WorkerProcessesFailed as error:
+            raise CommandError(str(error), returncode=1) from None
 
-    def _progress(self, count, name, pk, rows, verbosity):
+    def _progress(self, count, report, verbosity):
         if verbosity < 1:
             return
-        failed = sum(row["status"] == "failed" for row in rows)
+        failed = sum(row["status"] == "failed" for row in report.rows)
         state = "ok" if not failed else f"{failed} failed"
-        self.stderr.write(f"[{count}] {name} ({pk}): {len(rows)} syncs, {state}")
+        self.stderr.write(f"[{count}] {report.name} ({report.connection_id}): {len(report.rows)} syncs, {state}")
 
     def _connections(self, ids, all_connections, account):
         if all_connections:
@@ -269,22 +258,11 @@ class Command(BaseCommand):
             raise _usage(f"account {account.pk} does not belong to the given connection")
         return [found[pk] for pk in dict.fromkeys(wanted)]
 
-    def _report(self, connection, rows, verbosity):
+    def _report(self, report, verbosity):
         if verbosity < 1:
             return
-        if isinstance(connection, dict):
-            name, provider, pk = connection["name"], connection["provider"], connection["connection_id"]
-        else:
-            name, provider, pk = connection.name, connection.provider, connection.pk
-        self.stdout.write(self.style.MIGRATE_HEADING(f"{name} ({provider}, {pk})"))
-        for row in rows:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"{report.name} ({report.provider}, {report.connection_id})"))
+        for row in report.rows:
             label = row["command"] + (f" [{row['account_id'][:8]}]" if row["command"] == "holdings" else "")
-            if row["status"] == "failed":
-                self.stdout.write(self.style.ERROR(f"  {label:<24} failed ({row['reason']}): {row['message']}"))
-            elif row["status"] == "skipped":
-                self.stdout.write(self.style.WARNING(f"  {label:<24} skipped: {row['message']}"))
-            else:
-                counts = ", ".join(f"{row[k]} {k}" for k in ("created", "updated", "unchanged", "removed"))
-                self.stdout.write(self.style.SUCCESS(f"  {label:<24} succeeded: {counts}"))
-                for warning in row["warnings"]:
-                    self.stdout.write(self.style.WARNING(f"    warning: {warning}"))
+            level, text = describe_row(row, labelled=True)
+            self.stdout.write(getattr(self.style, STYLES[level])(f"  {label:<24} {text}"))
