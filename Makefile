@@ -37,6 +37,7 @@ browser:
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test-postgres: $(VENV)/.dev
 	DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -p no:cacheprovider

@@ -57,6 +57,37 @@ def _date(value: str | None, what: str) -> date | None:
         raise _usage(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _window(start_date: str | None, end_date: str | None) -> tuple[date | None, date | None]:
+    start, end = _date(start_date, "--start-date"), _date(end_date, "--end-date")
+    if start or end:
+        try:
+            transactions_window(start, end)  # the handlers' own rule, checked up front
+        except SyncError as error:
+            message = error.message.replace("start_date", "--start-date").replace("end_date", "--end-date")
+            raise _usage(message) from None
+    return start, end
+
+
+def _account(value: str | None, what: str) -> Account | None:
+    if not value:
+        return None
+    account = Account.objects.filter(pk=_uuid(value, "--account")).first()
+    if account is None:
+        raise _usage(f"unknown account {value}")
+    if what == "accounts":
+        raise _usage("--account does not apply to 'sync accounts'")
+    return account
+
+
+def _actor(username: str | None):
+    if not username:
+        return None
+    actor = get_user_model().objects.filter(username=username).first()
+    if actor is None:
+        raise _usage(f"unknown user {username!r}")
+    return actor
+
+
 class Command(BaseCommand):
     help = "Sync accounts, transactions and holdings from the providers, and print what changed."
 
@@ -106,26 +137,10 @@ class Command(BaseCommand):
         started_at,
         **options,
     ):
-        start, end = _date(start_date, "--start-date"), _date(end_date, "--end-date")
-        if start or end:
-            try:
-                transactions_window(start, end)  # the handlers' own rule, checked up front
-            except SyncError as error:
-                message = error.message.replace("start_date", "--start-date").replace("end_date", "--end-date")
-                raise _usage(message) from None
-        account_obj = None
-        if account:
-            account_obj = Account.objects.filter(pk=_uuid(account, "--account")).first()
-            if account_obj is None:
-                raise _usage(f"unknown account {account}")
-            if what == "accounts":
-                raise _usage("--account does not apply to 'sync accounts'")
+        start, end = _window(start_date, end_date)
+        account_obj = _account(account, what)
         connections = self._connections(connection, all_connections, account_obj)
-        actor = None
-        if user:
-            actor = get_user_model().objects.filter(username=user).first()
-            if actor is None:
-                raise _usage(f"unknown user {user!r}")
+        actor = _actor(user)
 
         if workers < 1 or workers > 64:
             raise _usage("--workers must be between 1 and 64")
