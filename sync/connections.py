@@ -71,7 +71,7 @@ def disconnect_connection(
 ) -> Connection:
     """Mark a connection disconnected; its data is kept, it can no longer sync."""
     actor = selectors.get_user(user_id)
-    connection = selectors.connections_for(actor).filter(pk=connection_id).first() if actor else None
+    connection = selectors.owned_connections(actor).filter(pk=connection_id).first() if actor else None
     if connection is None:
         raise NotFound("connection not found")
     old = connection.status

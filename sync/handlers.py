@@ -160,7 +160,7 @@ def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UU
     """Sync one account's holdings: a full snapshot, missing positions go inactive."""
 
     def resolve(actor, attempt):
-        account = selectors.accounts_for(actor).filter(pk=command.account_id).first()
+        account = selectors.syncable_accounts(actor).filter(pk=command.account_id).first()
         if account is None:
             raise NotFound("account not found")
         attempt.account, attempt.connection = account, account.connection
@@ -332,7 +332,7 @@ def _result(
 
 
 def _visible_connection(actor, connection_id) -> Connection:
-    connection = selectors.connections_for(actor).filter(pk=connection_id).first()
+    connection = selectors.syncable_connections(actor).filter(pk=connection_id).first()
     if connection is None:
         raise NotFound("connection not found")
     return connection

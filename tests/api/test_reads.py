@@ -57,11 +57,23 @@ def _owner_lookup(endpoint, connection):
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_staff_syncer_reads_everyones_data(operator, synced_connection, bobs_connection, endpoint):
-    listed = operator.get(f"/api/{endpoint}/", {"page_size": 500})
-    assert listed.status_code == 200
-    if endpoint in MODELS:
-        assert listed.json()["count"] == MODELS[endpoint].objects.count()
+def test_staff_syncer_reads_only_their_own_data(operator, alice, synced_connection, bobs_connection, endpoint):
+    # sync.sync_connection syncs anyone's connection; it shows nothing of anyone else's.
+    assert ids(operator.get(f"/api/{endpoint}/", {"page_size": 500})) == set()
+    for pk in list(ids(alice.get(f"/api/{endpoint}/", {"page_size": 500})))[:3]:
+        response = operator.get(f"/api/{endpoint}/{pk}/")
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+def test_staff_syncer_cannot_edit_another_users_transaction(operator, synced_connection):
+    txn = Transaction.objects.filter(account__connection=synced_connection).first()
+    response = operator.patch(f"/api/transactions/{txn.pk}/", {"notes": "staff was here"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    txn.refresh_from_db()
+    assert txn.notes == ""
+    assert not AuditEvent.objects.filter(event="transaction.edited").exists()
 
 
 def test_account_fields_and_filters(alice, synced_connection):
