@@ -1,4 +1,5 @@
-"""Least privilege in the admin: syncing needs `sync.sync_connection` and the view permission."""
+"""Least privilege in the admin: syncing needs `sync.sync_connection` and the view permission;
+connections are disconnected, never deleted."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import pytest
 from django.test import Client
 
 from sync.batch import sync_connection
-from sync.models import Account, SyncRun
+from sync.models import Account, AuditEvent, Connection, SyncRun, Transaction
 from tests.admin.conftest import _grant
-from tests.admin.helpers import change_url, changelist_url, messages_of, sync_url
+from tests.admin.helpers import change_url, changelist_url, messages_of, run_action, sync_url
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +57,49 @@ def test_view_and_sync_permissions_together_sync(synced):
     assert SyncRun.objects.filter(source="admin", status="succeeded").count() == 2
     page = client.get(change_url("connection", synced.pk)).content.decode()
     assert sync_url("connection", synced.pk) in page
+
+
+# --- item 7: disconnect instead of delete -------------------------------------------------
+
+
+def test_connections_cannot_be_deleted_in_the_admin(operator_client, superuser_client, synced):
+    delete_url = change_url("connection", synced.pk).replace("/change/", "/delete/")
+    for client in (operator_client, superuser_client):
+        assert client.post(delete_url, {"post": "yes"}).status_code == 403
+        actions = client.get(changelist_url("connection")).context["action_form"].fields["action"].choices
+        assert "delete_selected" not in {name for name, _ in actions}
+        assert "disconnect" in {name for name, _ in actions}
+    assert Connection.objects.filter(pk=synced.pk).exists()
+
+
+def test_disconnect_action_keeps_data_and_is_audited(operator_client, operator, synced):
+    transactions = Transaction.objects.filter(account__connection=synced).count()
+    runs = SyncRun.objects.filter(connection=synced).count()
+    response = run_action(operator_client, "connection", "disconnect", [synced.pk])
+    assert messages_of(response) == ["Alice bank (demo): disconnected (its data and history are kept)"]
+    synced.refresh_from_db()
+    assert synced.status == "disconnected"
+    assert Transaction.objects.filter(account__connection=synced).count() == transactions
+    assert SyncRun.objects.filter(connection=synced).count() == runs
+    event = AuditEvent.objects.get(connection_id=synced.pk, event="connection.status_changed")
+    assert (event.actor_id, event.actor_label, event.source) == (operator.pk, "operator", "admin")
+    assert (event.payload["from"], event.payload["to"]) == ("active", "disconnected")
+    # Again: nothing to change, no second event.
+    response = run_action(operator_client, "connection", "disconnect", [synced.pk])
+    assert messages_of(response) == ["Alice bank (demo): already disconnected"]
+    assert AuditEvent.objects.filter(event="connection.status_changed").count() == 1
+
+
+def test_disconnect_button_needs_the_change_permission(operator_client, viewer_client, synced):
+    url = change_url("connection", synced.pk).replace("/change/", "/disconnect/")
+    assert url in operator_client.get(change_url("connection", synced.pk)).content.decode()
+    assert url not in viewer_client.get(change_url("connection", synced.pk)).content.decode()
+    assert viewer_client.post(url).status_code == 403
+    assert operator_client.get(url).status_code == 405
+    synced.refresh_from_db()
+    assert synced.status == "active"
+    response = operator_client.post(url, follow=True)
+    assert messages_of(response) == ["Alice bank (demo): disconnected (its data and history are kept)"]
+    synced.refresh_from_db()
+    assert synced.status == "disconnected"
+    assert url not in operator_client.get(change_url("connection", synced.pk)).content.decode()
