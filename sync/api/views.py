@@ -21,6 +21,7 @@ from sync.api import filters, serializers
 from sync.api.throttling import SyncRateThrottle
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.connections import create_connection, disconnect_connection
+from sync.edits import edit_transaction
 from sync.handlers import sync_accounts, sync_holdings, sync_transactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
 
@@ -228,6 +229,16 @@ class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnl
 
     queryset = Transaction.objects.none()
     selector = staticmethod(selectors.owned_transactions)
+
+    def perform_update(self, serializer):
+        # The service writes only the changed columns and audits the edit.
+        serializer.instance = edit_transaction(
+            transaction_id=serializer.instance.pk,
+            user_id=self.request.user.pk,
+            source=Source.API,
+            category=serializer.validated_data.get("category"),
+            notes=serializer.validated_data.get("notes"),
+        )
 
 
 @extend_schema_view(

@@ -1,9 +1,10 @@
 """Least privilege in the admin: syncing needs `sync.sync_connection` and the view permission;
-connections are disconnected, never deleted."""
+connections are disconnected, never deleted; transaction edits go through the audited service."""
 
 from __future__ import annotations
 
 import pytest
+from django.db.models.signals import pre_save
 from django.test import Client
 
 from sync.batch import sync_connection
@@ -103,3 +104,46 @@ def test_disconnect_button_needs_the_change_permission(operator_client, viewer_c
     synced.refresh_from_db()
     assert synced.status == "disconnected"
     assert url not in operator_client.get(change_url("connection", synced.pk)).content.decode()
+
+
+# --- item 8: the admin's transaction edit --------------------------------------------------
+
+
+def test_admin_edit_writes_only_the_users_columns_and_is_audited(operator_client, operator, synced):
+    txn = Transaction.objects.filter(account__connection=synced).first()
+
+    def sync_commits_meanwhile(sender, instance, **kwargs):
+        # A sync updating the provider's columns between the form's read and the save.
+        if instance.pk == txn.pk:
+            Transaction.objects.filter(pk=txn.pk).update(description="renamed by the bank")
+
+    pre_save.connect(sync_commits_meanwhile, sender=Transaction)
+    try:
+        response = operator_client.post(
+            change_url("transaction", txn.pk), {"category": "treats", "notes": txn.notes, "_save": "Save"}
+        )
+    finally:
+        pre_save.disconnect(sync_commits_meanwhile, sender=Transaction)
+    assert response.status_code == 302
+    txn.refresh_from_db()
+    assert (txn.category, txn.description) == ("treats", "renamed by the bank")
+    event = AuditEvent.objects.get(event="transaction.edited")
+    assert event.payload == {"transaction": str(txn.pk), "fields": ["category"]}
+    assert (event.actor_id, event.actor_label, event.source) == (operator.pk, "operator", "admin")
+    assert (event.connection_id, event.account_id) == (synced.pk, txn.account_id)
+
+    # Saving the form unchanged changes nothing and records nothing.
+    operator_client.post(change_url("transaction", txn.pk), {"category": "treats", "notes": "", "_save": "Save"})
+    assert AuditEvent.objects.filter(event="transaction.edited").count() == 1
+
+
+def test_admin_edit_rejects_overlong_notes_on_the_form(operator_client, synced):
+    txn = Transaction.objects.filter(account__connection=synced).first()
+    response = operator_client.post(
+        change_url("transaction", txn.pk), {"category": "", "notes": "x" * 10_001, "_save": "Save"}
+    )
+    assert response.status_code == 200
+    assert "notes" in response.context["adminform"].form.errors
+    txn.refresh_from_db()
+    assert txn.notes == ""
+    assert not AuditEvent.objects.filter(event="transaction.edited").exists()

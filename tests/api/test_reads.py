@@ -230,6 +230,22 @@ def test_patch_rejects_other_fields_and_bad_values(alice, synced_connection, bod
     assert (transaction.amount, transaction.category, transaction.posted_date) == before
 
 
+def test_patch_is_audited_with_the_fields_changed_and_only_when_something_changed(alice, user, synced_connection):
+    transaction = Transaction.objects.filter(account__connection=synced_connection).first()
+    url = f"/api/transactions/{transaction.pk}/"
+    assert alice.patch(url, {"category": "Coffee", "notes": ""}, format="json").status_code == 200
+    event = AuditEvent.objects.get(event="transaction.edited")
+    assert event.payload == {"transaction": str(transaction.pk), "fields": ["category"]}
+    assert (event.actor_id, event.actor_label, event.source) == (user.pk, "alice", "api")
+    assert (event.connection_id, event.account_id) == (synced_connection.pk, transaction.account_id)
+    # The owner reads it back through the API.
+    listed = alice.get("/api/audit-events/", {"event": "transaction.edited"}).json()["results"]
+    assert [e["id"] for e in listed] == [str(event.pk)]
+    # The same values again: nothing changed, nothing recorded.
+    assert alice.patch(url, {"category": "Coffee"}, format="json").status_code == 200
+    assert AuditEvent.objects.filter(event="transaction.edited").count() == 1
+
+
 def test_patch_is_limited_to_the_owner(bob, alice, synced_connection):
     transaction = Transaction.objects.filter(account__connection=synced_connection).first()
     response = bob.patch(f"/api/transactions/{transaction.pk}/", {"category": "Hacked"}, format="json")

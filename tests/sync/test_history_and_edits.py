@@ -1,4 +1,5 @@
-"""History survives deletion: runs and audit events outlive connections, accounts and users."""
+"""History survives deletion (runs and audit events outlive connections, accounts and users)
+and the user's transaction edits go through one audited service that writes only their columns."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db.models import ProtectedError
 
 from sync import errors
 from sync.connections import disconnect_connection
+from sync.edits import edit_transaction
 from sync.models import Account, AuditEvent, Connection, SyncRun, Transaction
 from tests.admin.conftest import _grant
 from tests.factories import UserFactory
@@ -97,3 +99,50 @@ def test_staff_disconnect_needs_the_change_permission(demo_connection, user):
     disconnect_connection(connection_id=demo_connection.pk, user_id=helpdesk.pk, source="admin", as_staff=True)
     event = AuditEvent.objects.get(event="connection.status_changed")
     assert (event.actor_label, event.source, event.payload["to"]) == ("helpdesk", "admin", "disconnected")
+
+
+# --- item 8: audited edits of the user's fields --------------------------------------------
+
+
+@pytest.fixture
+def txn(demo_connection, user):
+    transactions(demo_connection, user)
+    return Transaction.objects.filter(account__connection=demo_connection).first()
+
+
+def test_edit_writes_only_the_changed_columns_and_audits_the_field_names(txn, user):
+    # A sync that committed after the caller read the row: its columns must survive the edit.
+    Transaction.objects.filter(pk=txn.pk).update(description="renamed by the bank", notes="old note")
+    edited = edit_transaction(transaction_id=txn.pk, user_id=user.pk, source="cli", category="Coffee", notes="old note")
+    assert edited.category == "Coffee"
+    txn.refresh_from_db()
+    assert (txn.category, txn.notes, txn.description) == ("Coffee", "old note", "renamed by the bank")
+    event = AuditEvent.objects.get(event="transaction.edited")
+    assert event.payload == {"transaction": str(txn.pk), "fields": ["category"]}
+    assert (event.actor_id, event.actor_label, event.source) == (user.pk, "alice", "cli")
+    assert "Coffee" not in str(event.payload)
+
+
+def test_edit_without_a_change_records_nothing(txn, user):
+    edit_transaction(transaction_id=txn.pk, user_id=user.pk, source="api", category=txn.category, notes=txn.notes)
+    edit_transaction(transaction_id=txn.pk, user_id=user.pk, source="api")
+    assert not AuditEvent.objects.filter(event="transaction.edited").exists()
+
+
+def test_edit_is_owner_only_unless_staff_with_the_change_permission(txn, other_user, staff_syncer):
+    for actor, as_staff in ((other_user, False), (other_user, True), (staff_syncer, False), (staff_syncer, True)):
+        with pytest.raises(errors.NotFound):
+            edit_transaction(transaction_id=txn.pk, user_id=actor.pk, source="api", notes="x", as_staff=as_staff)
+    _grant(staff_syncer, "change_transaction")
+    with pytest.raises(errors.NotFound):
+        edit_transaction(transaction_id=txn.pk, user_id=staff_syncer.pk, source="api", notes="x")
+    edit_transaction(transaction_id=txn.pk, user_id=staff_syncer.pk, source="admin", notes="x", as_staff=True)
+    assert AuditEvent.objects.get(event="transaction.edited").actor_label == "operator"
+
+
+def test_edit_rejects_overlong_values(txn, user):
+    with pytest.raises(errors.ValidationError) as raised:
+        edit_transaction(transaction_id=txn.pk, user_id=user.pk, source="api", category="c" * 256, notes="n" * 10_001)
+    assert set(raised.value.fields) == {"category", "notes"}
+    txn.refresh_from_db()
+    assert (txn.category, txn.notes) == ("", "")
