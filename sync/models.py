@@ -2,6 +2,17 @@
 
 Constraints live in the database (unique provider identities, allowed status
 values, one running sync per connection), not only in Python.
+
+History survives deletion: no SyncRun or AuditEvent row ever disappears with
+a connection, an account or a user. A connection that has sync runs cannot be
+deleted (`SyncRun.connection` is PROTECT: a raw ORM delete raises
+ProtectedError); the admin disconnects instead. A user who owns connections
+cannot be deleted either (`Connection.owner` is PROTECT): their financial data
+and its history are never removed as a side effect; deactivate the user
+(`is_active=False`), which every service already treats as no user. Deleting a
+user who only acted (staff, an operator) sets `SyncRun.actor` to null and keeps
+`actor_label`; a deleted account leaves its runs with `account_label`. Audit
+events hold plain ids with no database constraint, so nothing cascades into them.
 """
 
 from __future__ import annotations
@@ -67,7 +78,8 @@ class Connection(TimeStamped):
 
     Status = ConnectionStatus
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
+    # PROTECT: deleting a user never deletes their connections and history (see the module docstring).
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="connections")
     provider = models.CharField(max_length=50)
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
@@ -243,7 +255,12 @@ class BalanceSnapshot(models.Model):
 
 
 class SyncRun(models.Model):
-    """One sync attempt, whatever its outcome. A `running` run is the connection's claim."""
+    """One sync attempt, whatever its outcome. A `running` run is the connection's claim.
+
+    A run outlives what it was about: its connection cannot be deleted while it
+    exists (PROTECT), a deleted account or actor leaves null and the label
+    written when the run was created (`account_label`, `actor_label`).
+    """
 
     Status = RunStatus
 
@@ -251,12 +268,16 @@ class SyncRun(models.Model):
     kind = models.CharField(max_length=20, choices=SyncKind.choices)
     # Null only for an attempt on something the actor may not see (not found).
     connection = models.ForeignKey(
-        Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs"
+        Connection, null=True, blank=True, on_delete=models.PROTECT, related_name="sync_runs"
     )
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_runs")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs"
     )
+    # What the run was about and who asked, as they were named when it was created.
+    connection_label = models.CharField(max_length=300, blank=True, default="")
+    account_label = models.CharField(max_length=300, blank=True, default="")
+    actor_label = models.CharField(max_length=255, blank=True, default="")
     source = models.CharField(max_length=10, choices=Source.choices)
     correlation_id = models.UUIDField(default=uuid.uuid4, db_index=True)
     force = models.BooleanField(default=False)

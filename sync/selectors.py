@@ -1,4 +1,16 @@
-"""Reads shared by the handlers and every interface: what a user may see and sync."""
+"""Reads shared by the handlers and every interface: what a user may see, change and sync.
+
+Two kinds of scope, kept apart on purpose:
+
+- `owned_*`: what a user may see and change through the API (list, read, edit
+  category/notes, disconnect): their own data only, for everyone, staff included.
+- `syncable_*`: what a user may *sync*: their own connections, or every user's
+  for active staff holding `sync.sync_connection`. That permission syncs; it
+  does not show or change anything.
+
+The admin console is the third way in: it follows Django's model permissions
+(`view_*`, `change_*`), meant for support staff (see `staff_may`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +22,14 @@ from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Trans
 SYNC_ANY_PERMISSION = "sync.sync_connection"
 
 
+def staff_may(user, permission: str) -> bool:
+    """Active staff holding the Django permission `permission` (superusers hold every one)."""
+    return bool(user and user.is_active and user.is_staff and user.has_perm(permission))
+
+
 def may_sync_any(user) -> bool:
-    """Staff holding `sync.sync_connection` may sync (and see) every user's connections."""
-    return bool(user and user.is_active and user.is_staff and user.has_perm(SYNC_ANY_PERMISSION))
+    """Staff holding `sync.sync_connection` may sync every user's connections (and only sync them)."""
+    return staff_may(user, SYNC_ANY_PERMISSION)
 
 
 def get_user(user_id):
@@ -20,40 +37,54 @@ def get_user(user_id):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-def connections_for(user) -> QuerySet[Connection]:
+# --- what a user may see and change (the API): their own data, for everyone ----------
+
+
+def owned_connections(user) -> QuerySet[Connection]:
+    """The user's own connections."""
+    return Connection.objects.filter(owner=user)
+
+
+def owned_accounts(user) -> QuerySet[Account]:
+    """The accounts of the user's own connections."""
+    return Account.objects.select_related("connection").filter(connection__owner=user)
+
+
+def owned_transactions(user) -> QuerySet[Transaction]:
+    """The transactions of the user's own accounts."""
+    return Transaction.objects.select_related("account").filter(account__connection__owner=user)
+
+
+def owned_holdings(user) -> QuerySet[Holding]:
+    """The holdings of the user's own accounts."""
+    return Holding.objects.select_related("account").filter(account__connection__owner=user)
+
+
+def owned_sync_runs(user) -> QuerySet[SyncRun]:
+    """Runs on the user's own connections, and the user's own attempts on things they may not see."""
+    # A failed attempt on something the actor may not see has no connection.
+    return SyncRun.objects.filter(Q(connection__owner=user) | Q(connection__isnull=True, actor=user))
+
+
+def owned_audit_events(user) -> QuerySet[AuditEvent]:
+    """Events about the user's own connections, and the user's own events about no connection."""
+    own = Connection.objects.filter(owner=user).values("pk")
+    return AuditEvent.objects.filter(Q(connection_id__in=own) | Q(connection__isnull=True, actor=user))
+
+
+# --- what a user may sync: their own, or anyone's with sync.sync_connection ------------
+
+
+def syncable_connections(user) -> QuerySet[Connection]:
+    """Connections the user may sync: their own, or all of them for staff holding `sync.sync_connection`."""
     qs = Connection.objects.all()
     return qs if may_sync_any(user) else qs.filter(owner=user)
 
 
-def accounts_for(user) -> QuerySet[Account]:
+def syncable_accounts(user) -> QuerySet[Account]:
+    """Accounts whose holdings or transactions the user may sync (see `syncable_connections`)."""
     qs = Account.objects.select_related("connection")
     return qs if may_sync_any(user) else qs.filter(connection__owner=user)
-
-
-def transactions_for(user) -> QuerySet[Transaction]:
-    qs = Transaction.objects.select_related("account")
-    return qs if may_sync_any(user) else qs.filter(account__connection__owner=user)
-
-
-def holdings_for(user) -> QuerySet[Holding]:
-    qs = Holding.objects.select_related("account")
-    return qs if may_sync_any(user) else qs.filter(account__connection__owner=user)
-
-
-def sync_runs_for(user) -> QuerySet[SyncRun]:
-    qs = SyncRun.objects.all()
-    if may_sync_any(user):
-        return qs
-    # A user's own failed attempts on things they may not see have no connection.
-    return qs.filter(Q(connection__owner=user) | Q(connection__isnull=True, actor=user))
-
-
-def audit_events_for(user) -> QuerySet[AuditEvent]:
-    qs = AuditEvent.objects.all()
-    if may_sync_any(user):
-        return qs
-    own = Connection.objects.filter(owner=user).values("pk")
-    return qs.filter(Q(connection_id__in=own) | Q(connection__isnull=True, actor=user))
 
 
 def holdings_accounts(connection_id) -> QuerySet[Account]:

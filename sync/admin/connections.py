@@ -1,13 +1,22 @@
-"""The connection admin: the list, sync controls, and creation with write-only credential fields."""
+"""The connection admin: the list, sync controls, creation with write-only credential fields, and disconnecting.
+
+Connections are never deleted here: "Disconnect" (an action and a button on the
+change page, for staff who may change connections) replaces delete, so the
+synced data and the sync history stay.
+"""
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
-from django.contrib import admin
-from django.contrib.admin.utils import display_for_value
+from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value, quote, unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from providers.registry import get_provider_class, provider_slugs
@@ -15,9 +24,9 @@ from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.reporting import report_outcomes
 from sync.errors import SyncError
-from sync.models import Account, AuditEvent, Connection, SyncRun
+from sync.models import Account, AuditEvent, Connection, Source, SyncRun
 from sync.services.connection_sync import sync_connection
-from sync.services.connections import create_connection
+from sync.services.connections import create_connection, disconnect_connection
 
 CONNECTION_SYNCS = (
     ("everything", "Sync everything"),
@@ -117,10 +126,36 @@ class AccountInline(admin.TabularInline):
         return f"{money(obj.balance)} {obj.currency}"
 
 
+def _disconnect(modeladmin, request, obj, correlation_id) -> None:
+    """Disconnect one connection through the service and say so."""
+    if obj.status == Connection.Status.DISCONNECTED:
+        modeladmin.message_user(request, f"{obj}: already disconnected", messages.INFO)
+        return
+    try:
+        disconnect_connection(
+            connection_id=obj.pk,
+            user_id=request.user.pk,
+            source=Source.ADMIN,
+            correlation_id=correlation_id,
+            as_staff=True,
+        )
+    except SyncError as error:
+        modeladmin.message_user(request, f"{obj}: not disconnected: {error.message}", messages.ERROR)
+    else:
+        modeladmin.message_user(request, f"{obj}: disconnected (its data and history are kept)", messages.SUCCESS)
+
+
+@admin.action(permissions=["change"], description="Disconnect (keeps the data and history)")
+def disconnect(modeladmin, request, queryset):
+    correlation_id = uuid.uuid4()
+    for obj in queryset.order_by("name", "pk"):
+        _disconnect(modeladmin, request, obj, correlation_id)
+
+
 @admin.register(Connection)
 class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
     sync_buttons = CONNECTION_SYNCS
-    actions = sync_actions(CONNECTION_SYNCS)
+    actions = [*sync_actions(CONNECTION_SYNCS), disconnect]
     list_display = (
         "name",
         "owner",
@@ -174,6 +209,48 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(last_holdings_sync=Max("accounts__holdings_synced_at"))
+
+    # --- no deleting: disconnect instead -------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting would erase the history; see "Disconnect"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/disconnect/",
+                self.admin_site.admin_view(self.disconnect_view),
+                name="{}_{}_disconnect".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def disconnect_view(self, request, object_id):
+        """The target of the change page's "Disconnect" button: POST only, change permission on the object."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        _disconnect(self, request, obj, uuid.uuid4())
+        info = self.opts.app_label, self.opts.model_name
+        url = reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)], current_app=self.admin_site.name)
+        return HttpResponseRedirect(url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        can_disconnect = (
+            obj is not None
+            and obj.status != Connection.Status.DISCONNECTED
+            and self.has_change_permission(request, obj)
+        )
+        extra_context = {**(extra_context or {}), "can_disconnect": can_disconnect}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):

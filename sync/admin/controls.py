@@ -1,7 +1,9 @@
 """Sync controls shared by the connection and account admins.
 
 Admin actions and the per-object "Sync" buttons are gated by the permission
-`sync.sync_connection`: staff without it see neither, and a POST anyway is 403.
+`sync.sync_connection` together with the model's view permission (a sync is
+run on something one can see): staff without both see neither, and a POST
+anyway is 403.
 Both only parse the request and call `run_sync`, which each admin implements
 with one handler call per object.
 """
@@ -46,8 +48,9 @@ class SyncControlsMixin:
 
     sync_buttons: tuple[tuple[str, str], ...] = ()
 
-    def has_sync_permission(self, request) -> bool:
-        return selectors.may_sync_any(request.user)
+    def has_sync_permission(self, request, obj=None) -> bool:
+        """`sync.sync_connection` and the view permission on this model (on `obj`, when given)."""
+        return selectors.may_sync_any(request.user) and self.has_view_permission(request, obj)
 
     def sync_action_names(self) -> set[str]:
         return {f"sync_{kind}{suffix}" for kind, _ in self.sync_buttons for suffix in ("", "_force")}
@@ -79,6 +82,8 @@ class SyncControlsMixin:
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_sync_permission(request, obj):
+            raise PermissionDenied
         kind = request.POST.get("kind", "")
         if kind not in dict(self.sync_buttons):
             return HttpResponseBadRequest("unknown sync kind")

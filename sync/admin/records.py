@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from django.utils.html import format_html
 
-from sync.models import AuditEvent, Holding, SyncRun, Transaction
+from sync.models import AuditEvent, Holding, Source, SyncRun, Transaction
+from sync.services.edits import EDITABLE, edit_transaction
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,8 +46,19 @@ def _admin_link(obj, fallback_id=None):
     return format_html('<a href="{}">{}</a>', url, str(obj))
 
 
+class TransactionEditForm(forms.ModelForm):
+    """The user's fields, with the limits the edit service enforces (checked here, shown on the form)."""
+
+    notes = forms.CharField(required=False, max_length=EDITABLE["notes"], widget=forms.Textarea)
+
+    class Meta:
+        model = Transaction
+        fields = ["category", "notes"]
+
+
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
+    form = TransactionEditForm
     list_display = (
         "posted_date",
         "description",
@@ -92,6 +105,17 @@ class TransactionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: only category and notes are written, and the edit is audited.
+        edit_transaction(
+            transaction_id=obj.pk,
+            user_id=request.user.pk,
+            source=Source.ADMIN,
+            category=obj.category if "category" in form.changed_data else None,
+            notes=obj.notes if "notes" in form.changed_data else None,
+            as_staff=True,
+        )
 
 
 @admin.register(Holding)
@@ -157,6 +181,7 @@ class EventKindFilter(admin.SimpleListFilter):
             ("sync.transactions.", "Transactions sync"),
             ("sync.holdings.", "Holdings sync"),
             ("connection.", "Connection"),
+            ("transaction.", "Transaction edit"),
         )
 
     def queryset(self, request, queryset):

@@ -142,13 +142,6 @@ class TransactionSerializer(serializers.ModelSerializer):
             )
         return attrs
 
-    def update(self, instance: Transaction, validated_data: dict) -> Transaction:
-        # Write only the user's columns, so a sync running meanwhile loses nothing.
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        instance.save(update_fields=[*validated_data, "updated_at"])
-        return instance
-
 
 class HoldingSerializer(serializers.ModelSerializer):
     class Meta:

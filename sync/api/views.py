@@ -22,6 +22,7 @@ from sync.api.throttling import SyncRateThrottle
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
 from sync.services.connections import create_connection, disconnect_connection
+from sync.services.edits import edit_transaction
 from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 
 _ERROR = serializers.ErrorSerializer
@@ -94,7 +95,7 @@ class ConnectionViewSet(
     serializer_class = serializers.ConnectionSerializer
 
     queryset = Connection.objects.none()
-    selector = staticmethod(selectors.connections_for)
+    selector = staticmethod(selectors.owned_connections)
 
     def get_serializer_class(self):
         # The browsable API's form follows the action's input.
@@ -181,7 +182,7 @@ class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.AccountFilter
 
     queryset = Account.objects.none()
-    selector = staticmethod(selectors.accounts_for)
+    selector = staticmethod(selectors.owned_accounts)
 
     def get_throttles(self):
         if self.action == "sync_holdings":
@@ -227,7 +228,17 @@ class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnl
     http_method_names = ["get", "patch", "head", "options"]
 
     queryset = Transaction.objects.none()
-    selector = staticmethod(selectors.transactions_for)
+    selector = staticmethod(selectors.owned_transactions)
+
+    def perform_update(self, serializer):
+        # The service writes only the changed columns and audits the edit.
+        serializer.instance = edit_transaction(
+            transaction_id=serializer.instance.pk,
+            user_id=self.request.user.pk,
+            source=Source.API,
+            category=serializer.validated_data.get("category"),
+            notes=serializer.validated_data.get("notes"),
+        )
 
 
 @extend_schema_view(
@@ -241,7 +252,7 @@ class HoldingViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.HoldingFilter
 
     queryset = Holding.objects.none()
-    selector = staticmethod(selectors.holdings_for)
+    selector = staticmethod(selectors.owned_holdings)
 
 
 @extend_schema_view(
@@ -255,7 +266,7 @@ class SyncRunViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.SyncRunFilter
 
     queryset = SyncRun.objects.none()
-    selector = staticmethod(selectors.sync_runs_for)
+    selector = staticmethod(selectors.owned_sync_runs)
 
 
 @extend_schema_view(
@@ -271,7 +282,7 @@ class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.AuditEventFilter
 
     queryset = AuditEvent.objects.none()
-    selector = staticmethod(selectors.audit_events_for)
+    selector = staticmethod(selectors.owned_audit_events)
 
 
 def page_not_found(request, exception):

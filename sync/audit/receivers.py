@@ -42,6 +42,21 @@ def record_connection_event(sender, *, event, connection, actor, source, correla
     )
 
 
+def record_transaction_edited(sender, *, transaction, actor, source, correlation_id=None, payload=None, **_):
+    # The names of the fields changed, not their values: notes are the user's free
+    # text, and this log is append-only, so a value written here could never be erased.
+    AuditEvent.objects.create(
+        event="transaction.edited",
+        actor=actor,
+        actor_label=_label(actor),
+        source=source,
+        correlation_id=correlation_id,
+        connection_id=transaction.account.connection_id,
+        account_id=transaction.account_id,
+        payload=payload or {},
+    )
+
+
 def _sync_receiver(outcome):
     def receiver(sender, **kwargs):
         record_sync_event(sender, outcome=outcome, **kwargs)
@@ -71,3 +86,4 @@ def connect_receivers() -> None:
     ):
         _RECEIVERS[event] = _connection_receiver(event)
         signal.connect(_RECEIVERS[event], dispatch_uid=f"finsync.audit.connection.{event}")
+    signals.transaction_edited.connect(record_transaction_edited, dispatch_uid="finsync.audit.transaction.edited")

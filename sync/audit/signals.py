@@ -4,6 +4,8 @@ Every sync signal is sent with the keyword arguments:
   kind, sync_run, actor, source, correlation_id, connection, account, payload
 and the connection signals with:
   connection, actor, source, correlation_id, payload
+and `transaction_edited` with:
+  transaction, actor, source, correlation_id, payload ({transaction, fields})
 `payload` is a JSON-serialisable dict of counts, reasons and messages: never secrets.
 """
 
@@ -17,6 +19,8 @@ sync_failed = Signal()
 connection_created = Signal()
 connection_status_changed = Signal()
 connection_credentials_rotated = Signal()
+
+transaction_edited = Signal()
 
 SYNC_SIGNALS = {
     "attempted": sync_attempted,

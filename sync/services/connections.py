@@ -67,18 +67,45 @@ def create_connection(
     return connection
 
 
+STAFF_DISCONNECT_PERMISSION = "sync.change_connection"
+
+
 def disconnect_connection(
-    *, connection_id, user_id, source: str, correlation_id: uuid.UUID | None = None
+    *,
+    connection_id,
+    user_id,
+    source: str,
+    correlation_id: uuid.UUID | None = None,
+    as_staff: bool = False,
 ) -> Connection:
-    """Mark a connection disconnected; its data is kept, it can no longer sync."""
+    """Mark a connection disconnected; its data and history are kept, it can no longer sync.
+
+    The owner may disconnect their own connection (the API, staff included).
+    `as_staff` is the admin console's way in: active staff holding
+    `sync.change_connection` may disconnect any user's connection. Anyone else
+    gets NotFound, as for a connection that does not exist. The change is
+    audited as `connection.status_changed` (`to: disconnected`) with the actor
+    and the source.
+    """
     actor = selectors.get_user(user_id)
-    connection = selectors.connections_for(actor).filter(pk=connection_id).first() if actor else None
+    connection = None
+    if actor is not None:
+        if as_staff and selectors.staff_may(actor, STAFF_DISCONNECT_PERMISSION):
+            candidates = Connection.objects.all()
+        else:
+            candidates = selectors.owned_connections(actor)
+        connection = candidates.filter(pk=connection_id).first()
     if connection is None:
         raise NotFound("connection not found")
     old = connection.status
-    if old != Connection.Status.DISCONNECTED:
-        connection.status = Connection.Status.DISCONNECTED
-        connection.save(update_fields=["status", "updated_at"])
+    # Conditional, so two disconnects at once leave one status change and one event.
+    changed = (
+        Connection.objects.filter(pk=connection.pk)
+        .exclude(status=Connection.Status.DISCONNECTED)
+        .update(status=Connection.Status.DISCONNECTED, updated_at=timezone.now())
+    )
+    connection.refresh_from_db(fields=["status", "updated_at"])
+    if changed:
         signals.connection_status_changed.send(
             sender=Connection,
             connection=connection,

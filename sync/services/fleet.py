@@ -47,7 +47,7 @@ def due_connections(kinds: Iterable[str], *, force: bool, started_at: datetime, 
     now = timezone.now()
     cutoff = started_at if force else min(started_at, recently_synced_cutoff(now))
     attempted = SyncRun.objects.filter(connection=OuterRef("pk"), kind__in=kinds, started_at__gte=cutoff)
-    base = selectors.connections_for(actor) if actor is not None else Connection.objects.all()
+    base = selectors.syncable_connections(actor) if actor is not None else Connection.objects.all()
     oldest = "accounts_synced_at" if kinds == ["accounts"] else "transactions_synced_at"
     return (
         base.exclude(status=Connection.Status.DISCONNECTED)

@@ -214,7 +214,7 @@ class _HoldingsPlan:
         self.command = command
 
     def resolve(self, actor, attempt: Attempt) -> datetime | None:
-        account = selectors.accounts_for(actor).filter(pk=self.command.account_id).first()
+        account = selectors.syncable_accounts(actor).filter(pk=self.command.account_id).first()
         if account is None:
             raise NotFound("account not found")
         attempt.account, attempt.connection = account, account.connection
@@ -383,7 +383,7 @@ def _result(
 
 
 def _syncable_connection(actor, connection_id) -> Connection:
-    connection = selectors.connections_for(actor).filter(pk=connection_id).first()
+    connection = selectors.syncable_connections(actor).filter(pk=connection_id).first()
     if connection is None:
         raise NotFound("connection not found")
     return connection

@@ -61,6 +61,10 @@ class Attempt:
             "connection": self.connection,
             "account": self.account,
             "actor": self.actor,
+            # Denormalised, so the run still says what it was about once they are gone.
+            "connection_label": str(self.connection)[:300] if self.connection is not None else "",
+            "account_label": str(self.account)[:300] if self.account is not None else "",
+            "actor_label": self.actor.get_username()[:255] if self.actor is not None else "",
             "source": self.source,
             "correlation_id": self.correlation_id,
             "force": self.force,

@@ -127,10 +127,17 @@ def test_list_and_retrieve_show_only_own_connections(alice, bob, user, other_use
     assert [c["id"] for c in bob.get("/api/connections/").json()["results"]] == [str(bobs.pk)]
 
 
-def test_staff_syncer_sees_every_connection(operator, demo_connection):
-    listed = operator.get("/api/connections/").json()
-    assert [c["id"] for c in listed["results"]] == [str(demo_connection.pk)]
-    assert operator.get(f"/api/connections/{demo_connection.pk}/").status_code == 200
+def test_staff_syncer_may_sync_but_not_list_read_or_disconnect_another_users_connection(operator, demo_connection):
+    # sync.sync_connection syncs; through the API staff see and change only their own data.
+    assert operator.get("/api/connections/").json()["results"] == []
+    url = f"/api/connections/{demo_connection.pk}/"
+    for response in (operator.get(url), operator.delete(url)):
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+    demo_connection.refresh_from_db()
+    assert demo_connection.status == "active"
+    assert not AuditEvent.objects.filter(event="connection.status_changed").exists()
+    assert operator.post(f"{url}sync-accounts/", {}, format="json").status_code == 200
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", "00000000-0000-0000-0000-00000000000g", str(uuid.uuid4())])

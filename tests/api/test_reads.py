@@ -57,11 +57,23 @@ def _owner_lookup(endpoint, connection):
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_staff_syncer_reads_everyones_data(operator, synced_connection, bobs_connection, endpoint):
-    listed = operator.get(f"/api/{endpoint}/", {"page_size": 500})
-    assert listed.status_code == 200
-    if endpoint in MODELS:
-        assert listed.json()["count"] == MODELS[endpoint].objects.count()
+def test_staff_syncer_reads_only_their_own_data(operator, alice, synced_connection, bobs_connection, endpoint):
+    # sync.sync_connection syncs anyone's connection; it shows nothing of anyone else's.
+    assert ids(operator.get(f"/api/{endpoint}/", {"page_size": 500})) == set()
+    for pk in list(ids(alice.get(f"/api/{endpoint}/", {"page_size": 500})))[:3]:
+        response = operator.get(f"/api/{endpoint}/{pk}/")
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+def test_staff_syncer_cannot_edit_another_users_transaction(operator, synced_connection):
+    txn = Transaction.objects.filter(account__connection=synced_connection).first()
+    response = operator.patch(f"/api/transactions/{txn.pk}/", {"notes": "staff was here"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    txn.refresh_from_db()
+    assert txn.notes == ""
+    assert not AuditEvent.objects.filter(event="transaction.edited").exists()
 
 
 def test_account_fields_and_filters(alice, synced_connection):
@@ -216,6 +228,22 @@ def test_patch_rejects_other_fields_and_bad_values(alice, synced_connection, bod
     assert response.json()["fields"][field]
     transaction.refresh_from_db()
     assert (transaction.amount, transaction.category, transaction.posted_date) == before
+
+
+def test_patch_is_audited_with_the_fields_changed_and_only_when_something_changed(alice, user, synced_connection):
+    transaction = Transaction.objects.filter(account__connection=synced_connection).first()
+    url = f"/api/transactions/{transaction.pk}/"
+    assert alice.patch(url, {"category": "Coffee", "notes": ""}, format="json").status_code == 200
+    event = AuditEvent.objects.get(event="transaction.edited")
+    assert event.payload == {"transaction": str(transaction.pk), "fields": ["category"]}
+    assert (event.actor_id, event.actor_label, event.source) == (user.pk, "alice", "api")
+    assert (event.connection_id, event.account_id) == (synced_connection.pk, transaction.account_id)
+    # The owner reads it back through the API.
+    listed = alice.get("/api/audit-events/", {"event": "transaction.edited"}).json()["results"]
+    assert [e["id"] for e in listed] == [str(event.pk)]
+    # The same values again: nothing changed, nothing recorded.
+    assert alice.patch(url, {"category": "Coffee"}, format="json").status_code == 200
+    assert AuditEvent.objects.filter(event="transaction.edited").count() == 1
 
 
 def test_patch_is_limited_to_the_owner(bob, alice, synced_connection):
