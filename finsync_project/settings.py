@@ -8,15 +8,25 @@ Every value can be set in the process environment or in a `.env` file beside
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# FINSYNC_ENV_FILE names another file (tests point it at an empty one to leave a local .env out).
+environ.Env.read_env(env.str("FINSYNC_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The fallback key only serves local runs; deployments must set SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-finsync-key-change-me-0123456789")
+if DEBUG:
+    # The fallback key only serves local runs (DEBUG on); deployments must set SECRET_KEY.
+    SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-only-finsync-key-change-me-0123456789")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: with DEBUG off there is no built-in key. Set SECRET_KEY in the environment "
+            "or in .env to a long random value."
+        )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -32,6 +42,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "sync.apps.SyncConfig",
 ]
 
@@ -43,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "finsync_project.urls"
@@ -77,6 +90,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# AxesStandaloneBackend first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -168,6 +187,40 @@ FINSYNC_HTTP_MAX_RETRIES = env.int("FINSYNC_HTTP_MAX_RETRIES", default=2)
 FINSYNC_HTTP_BACKOFF_SECONDS = env.float("FINSYNC_HTTP_BACKOFF_SECONDS", default=0.5)
 FINSYNC_HTTP_MAX_RESPONSE_BYTES = env.int("FINSYNC_HTTP_MAX_RESPONSE_BYTES", default=64 * 1024 * 1024)
 FINSYNC_HTTP_MAX_PAGES = env.int("FINSYNC_HTTP_MAX_PAGES", default=2000)
+
+# --- Deployment safety (logins, HTTPS, shared cache) -----------------------
+# Failed logins (admin, the API's session login) are counted by django-axes in the
+# database, per username from one address (axes' username+ip_address combination, so
+# a stranger cannot lock a user out everywhere). After FINSYNC_LOGIN_FAILURE_LIMIT
+# failures, logins are refused for FINSYNC_LOGIN_COOLOFF_MINUTES, even with the right
+# password; a failure during the lockout starts the cool-off again.
+FINSYNC_LOGIN_FAILURE_LIMIT = env.int("FINSYNC_LOGIN_FAILURE_LIMIT", default=5)
+FINSYNC_LOGIN_COOLOFF_MINUTES = env.int("FINSYNC_LOGIN_COOLOFF_MINUTES", default=15)
+# Callables, so axes reads the two settings above per login attempt, not once at import.
+AXES_FAILURE_LIMIT = "sync.logins.failure_limit"
+AXES_COOLOFF_TIME = "sync.logins.cooloff"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "sync.logins.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Every failure is a row (AccessFailureLog), besides the per-client count (AccessAttempt).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# With DEBUG off, HTTPS is on by default: `manage.py check --deploy` warns of nothing.
+# Each is switched under Django's own name in the environment, e.g. on a plain-http
+# intranet: SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 SECURE_HSTS_SECONDS=0.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Behind a TLS-terminating proxy, e.g. "HTTP_X_FORWARDED_PROTO,https" (only if the proxy sets that header).
+SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER", default=None)
+
+# The cache holds the API's throttle counts; every process and host must see the same
+# one. Default: a table in the database (`migrate` creates it, sync migration 0005);
+# CACHE_URL may name another shared cache, e.g. redis://host:6379/0.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://finsync_cache")}
 
 PLAID_BASE_URL = env.str("PLAID_BASE_URL", default="https://production.plaid.com")
 PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")

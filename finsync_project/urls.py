@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/", include("sync.api.urls")),
 ]
 
+handler400 = "sync.api.views.bad_request"
 handler404 = "sync.api.views.page_not_found"

@@ -2,7 +2,8 @@
 
 Domain errors (`sync.errors.SyncError`) map by `code`; DRF's and Django's own
 exceptions (parse errors, authentication, permissions, not found, throttling,
-validation) get the same body shape with a code of their own.
+validation) get the same body shape with a code of their own, and so does a body
+over DATA_UPLOAD_MAX_MEMORY_SIZE (`request_too_large`, 413).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -44,11 +46,17 @@ DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "throttled",
 }
 
+REQUEST_TOO_LARGE = {"code": "request_too_large", "message": "The request body is too large."}
+
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: None (a real 500) only for exceptions that are bugs."""
     if isinstance(exc, errors.SyncError):
         return _sync_error_response(exc)
+    if isinstance(exc, RequestDataTooBig):
+        # Django raises it when DRF first reads the body; left alone it would be an HTML 400 page.
+        set_rollback()
+        return Response(REQUEST_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 
 from sync import errors, selectors
 from sync.api import filters, serializers
+from sync.api.exceptions import REQUEST_TOO_LARGE
 from sync.api.throttling import SyncRateThrottle
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
@@ -283,6 +285,15 @@ class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
 
     queryset = AuditEvent.objects.none()
     selector = staticmethod(selectors.owned_audit_events)
+
+
+def bad_request(request, exception):
+    """handler400: under /api/, Django's own 400s (e.g. a body too large for a non-DRF view) as API JSON."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(REQUEST_TOO_LARGE, status=413)
+    return JsonResponse({"code": "bad_request", "message": "Bad request."}, status=400)
 
 
 def page_not_found(request, exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -66,7 +67,8 @@ def test_drf_create_token_command_makes_a_working_token(user, demo_connection, c
 
 def test_session_authentication_with_csrf(user, demo_connection):
     client = APIClient(enforce_csrf_checks=True)
-    assert client.login(username="alice", password="correct horse battery staple")
+    # django-axes needs a request in authenticate(); the test client's login passes none (axes' testing docs).
+    assert client.login(request=HttpRequest(), username="alice", password="correct horse battery staple")
     assert client.get("/api/connections/").json()["count"] == 1
 
     url = f"/api/connections/{demo_connection.pk}/sync-accounts/"
