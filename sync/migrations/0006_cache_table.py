@@ -17,7 +17,7 @@ def create_cache_tables(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sync", "0004_transaction_spans"),
+        ("sync", "0005_history_survives_deletion"),
     ]
 
     operations = [
