@@ -21,6 +21,7 @@ from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from providers.base import Provider
 from providers.errors import ProviderError
 from providers.registry import get_provider_class
 from sync import apply, selectors, signals, spans
@@ -38,6 +39,7 @@ from sync.errors import (
 from sync.models import Account, Connection, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
 from sync.runs import Attempt
+from sync.scrub import Scrubber, scrubber_for
 from sync.spool import spool_transactions
 
 logger = logging.getLogger("finsync.sync")
@@ -230,19 +232,24 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
         raise
 
     provider = None
+    # Every message from the provider is scrubbed of secrets here, before it is stored
+    # or shown anywhere: the server's until the connection's credentials are decrypted.
+    scrubber = scrubber_for(None)
     try:
-        provider = _provider_for(attempt.connection)
+        provider, scrubber = _provider_for(attempt.connection)
         now = timezone.now()
         write, warnings = work(provider, attempt, now)  # network: no transaction is open here
+        warnings = scrubber.scrub_all(warnings)
         try:
             counts = _write(attempt, run, write, warnings)
         except spans.StaleSpans as stale:
             # Rolled back: fetch once more, every row mapped, and apply that.
             logger.info("sync %s of connection %s fetches again: %s", kind, attempt.connection.pk, stale)
             write, warnings = work(provider, attempt, now)
+            warnings = scrubber.scrub_all(warnings)
             counts = _write(attempt, run, write, warnings)
     except ProviderError as error:
-        failure = from_provider_error(error)
+        failure = scrubber.scrub_error(from_provider_error(error))
         if isinstance(failure, ReauthRequired):
             mark_needs_reauth(
                 attempt.connection,
@@ -254,7 +261,7 @@ def _execute(kind: str, command, source: str, correlation_id, resolve: Callable,
         _fail(attempt, run, failure)
         raise failure from None
     except SyncError as error:
-        _fail(attempt, run, error)
+        _fail(attempt, run, scrubber.scrub_error(error))
         raise
     except (IntegrityError, DataError) as error:
         # The provider's data broke a database rule: nothing was written.
@@ -377,13 +384,14 @@ def transactions_window(start: date | None, end: date | None) -> tuple[date, dat
     return start, end
 
 
-def _provider_for(connection: Connection):
+def _provider_for(connection: Connection) -> tuple[Provider, Scrubber]:
+    """The connection's provider adapter, and the scrubber of its credentials and the server's secrets."""
     try:
         provider_class = get_provider_class(connection.provider)
     except KeyError:
         raise ValidationError(f"unknown provider {connection.provider!r}") from None
     credentials = decrypt_credentials(connection.credentials_encrypted)
-    return provider_class(credentials=credentials, config=connection.config)
+    return provider_class(credentials=credentials, config=connection.config), scrubber_for(credentials)
 
 
 def mark_needs_reauth(connection: Connection, *, actor, source: str, correlation_id=None, reason: str = "") -> None:
