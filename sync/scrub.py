@@ -57,14 +57,17 @@ class Scrubber:
 
     def __init__(self, secrets: Iterable[str] = (), *, basic_pairs: Iterable[tuple[str, str]] = ()) -> None:
         secrets = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS}
-        text_forms: set[str] = set()
         binary_forms: set[str] = set()
+        for user, password in basic_pairs:
+            if len(password) >= MIN_SECRET_CHARS or len(user) >= MIN_SECRET_CHARS:
+                pair = f"{user}:{password}".encode()
+                binary_forms |= _base64_forms(pair)
+                # The Basic header's value is a secret in turn: URL-encoded or wrapped in base64 again.
+                secrets.add(base64.b64encode(pair).decode("ascii"))
+        text_forms: set[str] = set()
         for secret in secrets:
             text_forms |= _text_forms(secret)
             binary_forms |= _base64_forms(secret.encode())
-        for user, password in basic_pairs:
-            if len(password) >= MIN_SECRET_CHARS or len(user) >= MIN_SECRET_CHARS:
-                binary_forms |= _base64_forms(f"{user}:{password}".encode())
         text_forms = {f for f in text_forms if len(f) >= MIN_SECRET_CHARS}
         binary_forms = {f for f in binary_forms if len(f) >= MIN_SECRET_CHARS}
         # Longest first, so that a form containing another one is replaced whole.
