@@ -225,3 +225,7 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://finsync_cache
 PLAID_BASE_URL = env.str("PLAID_BASE_URL", default="https://production.plaid.com")
 PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
 PLAID_SECRET = env.str("PLAID_SECRET", default="")
+# The settings that hold server-wide provider secrets: every form of their values is
+# scrubbed from stored and shown messages (sync/scrub.py). A provider with a client
+# secret adds its setting here; client ids are not secrets and stay readable.
+FINSYNC_SERVER_SECRET_SETTINGS = ("PLAID_SECRET",)

@@ -101,14 +101,18 @@ class PlaidAPIError(ProviderUnavailable):
         self.plaid_code = plaid_code
 
 
-def _error(status: int, body: Any, headers: Mapping[str, str]) -> Exception | None:
-    """The exception for a PlaidError body; None when the body is not one."""
+def _error(status: int, body: Any, headers: Mapping[str, str], secrets: tuple[str, ...] = ()) -> Exception | None:
+    """The exception for a PlaidError body; None when the body is not one.
+
+    Plaid's message may echo the request (the access token, the secret): those are
+    removed here, and the sync core scrubs every form of them again.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("error_code"), str):
         return None
     code = body["error_code"]
     error_type = body.get("error_type") if isinstance(body.get("error_type"), str) else ""
     shown = body.get("display_message") or body.get("error_message") or ""
-    detail = p.sanitize_message(shown) if isinstance(shown, str) else ""
+    detail = p.sanitize_message(shown, secrets=secrets) if isinstance(shown, str) else ""
     label = f"{code}{': ' + detail if detail else ''}"
     if code == MUTATION:
         return _MutationDuringPagination()
@@ -188,7 +192,7 @@ class PlaidProvider(HTTPProvider):
             error_body = parse_json(response, f"Plaid {path}")
         except ProviderError:
             error_body = None
-        error = _error(response.status, error_body, response.headers)
+        error = _error(response.status, error_body, response.headers, secrets=(token, secret))
         if error is None:
             raise_for_status(response, NAME)
         logger.info("Plaid %s answered HTTP %s (%s)", path, response.status, type(error).__name__)

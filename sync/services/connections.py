@@ -16,6 +16,7 @@ from sync.audit import signals
 from sync.crypto import encrypt_credentials, rotate
 from sync.errors import NotFound, ValidationError, from_provider_error
 from sync.models import Connection
+from sync.scrub import scrubber_for
 
 
 def create_connection(
@@ -43,7 +44,8 @@ def create_connection(
     try:
         setup = provider_class.connect(options)
     except ProviderError as error:
-        raise from_provider_error(error) from None
+        # The provider may echo what it was given (a setup token, an access URL or token).
+        raise scrubber_for(options).scrub_error(from_provider_error(error)) from None
     name = (name or "").strip() or provider_class.display_name
     if len(name) > 200:
         raise ValidationError("name is longer than 200 characters", fields={"name": ["at most 200 characters"]})

@@ -54,6 +54,7 @@ from sync.errors import (
 )
 from sync.models import Account, Connection, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
+from sync.scrub import Scrubber, scrubber_for
 from sync.services.gate import RECENTLY_SYNCED, recently_synced
 from sync.services.runs import Attempt
 from sync.services.window import transactions_window
@@ -285,20 +286,25 @@ def _begin(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | Non
 def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Counts, list[str]]:
     """Fetch (no transaction open), then write in one transaction; every failure is recorded on `run`."""
     provider = None
+    # Every message from the provider is scrubbed of secrets here, before it is stored
+    # or shown anywhere: the server's until the connection's credentials are decrypted.
+    scrubber = scrubber_for(None)
     try:
-        provider = _provider_for(attempt.connection)
+        provider, scrubber = _provider_for(attempt.connection)
         now = timezone.now()
         fetched = plan.fetch(provider, attempt, known_spans=True)
+        fetched.warnings = scrubber.scrub_all(fetched.warnings)
         try:
             counts = _write(plan, attempt, run, fetched, now)
         except spans.StaleSpans as stale:
             # Rolled back: fetch once more, every row mapped (no known spans), and apply that.
             logger.info("sync %s of connection %s fetches again: %s", plan.kind, attempt.connection.pk, stale)
             fetched = plan.fetch(provider, attempt, known_spans=False)
+            fetched.warnings = scrubber.scrub_all(fetched.warnings)
             counts = _write(plan, attempt, run, fetched, now)
         return counts, fetched.warnings
     except ProviderError as error:
-        failure = from_provider_error(error)
+        failure = scrubber.scrub_error(from_provider_error(error))
         if isinstance(failure, ReauthRequired):
             mark_needs_reauth(
                 attempt.connection,
@@ -310,7 +316,7 @@ def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Count
         _fail(attempt, run, failure)
         raise failure from None
     except SyncError as error:
-        _fail(attempt, run, error)
+        _fail(attempt, run, scrubber.scrub_error(error))
         raise
     except (IntegrityError, DataError) as error:
         # The provider's data broke a database rule: nothing was written.
@@ -396,13 +402,14 @@ def _check_status(connection: Connection) -> None:
         raise ReauthRequired("the connection needs re-authentication with the provider")
 
 
-def _provider_for(connection: Connection) -> Provider:
+def _provider_for(connection: Connection) -> tuple[Provider, Scrubber]:
+    """The connection's provider adapter, and the scrubber of its credentials and the server's secrets."""
     try:
         provider_class = get_provider_class(connection.provider)
     except KeyError:
         raise ValidationError(f"unknown provider {connection.provider!r}") from None
     credentials = decrypt_credentials(connection.credentials_encrypted)
-    return provider_class(credentials=credentials, config=connection.config)
+    return provider_class(credentials=credentials, config=connection.config), scrubber_for(credentials)
 
 
 def mark_needs_reauth(

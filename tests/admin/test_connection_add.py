@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/sync/connection/add/"
 SECRET = "sekrit-key-1234567890"
+# The API key the Vault bank refuses: not a word of its message, which would be scrubbed as the secret it is.
+REFUSED = "refused-key-0000"
 
 
 class VaultProvider(Provider):
@@ -35,8 +37,10 @@ class VaultProvider(Provider):
 
     @classmethod
     def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
-        if options["api_key"] == "refused":
+        if options["api_key"] == REFUSED:
             raise ProviderCredentialsInvalid("the bank refused the API key")
+        if options["api_key"].startswith("echo"):  # a bank that echoes what it was sent
+            raise ProviderCredentialsInvalid(f"the bank refused {options['api_key'].upper()}")
         return ConnectionSetup(credentials={"api_key": options["api_key"]}, config={"region": options.get("region")})
 
 
@@ -89,11 +93,11 @@ def test_add_creates_the_connection_through_the_service(operator_client, operato
 
 def test_add_with_refused_credentials_shows_the_error_and_not_the_secret(operator_client, user, vault):
     response = operator_client.post(
-        f"{ADD_URL}?provider=vault", {"owner": user.pk, "provider": "vault", "connect_api_key": "refused"}
+        f"{ADD_URL}?provider=vault", {"owner": user.pk, "provider": "vault", "connect_api_key": REFUSED}
     )
     assert response.status_code == 200
     assert "the bank refused the API key" in response.content.decode()
-    assert 'value="refused"' not in response.content.decode()  # a secret input is never rendered back
+    assert REFUSED not in response.content.decode()  # a secret input is never rendered back
     response = operator_client.post(f"{ADD_URL}?provider=vault", {"owner": user.pk, "provider": "vault"})
     assert response.context["adminform"].form.errors["connect_api_key"] == ["This field is required."]
     assert not Connection.objects.exists()
@@ -123,3 +127,15 @@ def test_add_needs_the_add_permission(db):
     client.force_login(staff)
     assert client.get(ADD_URL).status_code == 403
     assert client.get(ADD_URL, {"provider": "demo"}).status_code == 403
+
+
+def test_add_with_a_refusal_echoing_the_secret_shows_it_scrubbed(operator_client, user, vault):
+    key = "echo-key-5f2e9a"
+    response = operator_client.post(
+        f"{ADD_URL}?provider=vault", {"owner": user.pk, "provider": "vault", "connect_api_key": key}
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "the bank refused [redacted]" in content
+    assert key.casefold() not in content.casefold()
+    assert not Connection.objects.exists()
