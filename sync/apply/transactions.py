@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from providers.base import TransactionsResult
+from providers.base import TransactionsResult, supersedes
 from sync.apply.normalize import TRANSACTION_SYNCED_FIELDS
 from sync.apply.spans import StaleSpans, replace_spans
 from sync.apply.spool import TransactionSpool, spool_transactions
@@ -173,14 +173,14 @@ def apply_spooled_transactions(
 def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> tuple[dict[str, int], set[str], bool]:
     """Which spooled version of each id applies, by position; the pending ids that rows link to; any id twice?
 
-    The last version wins, except that a pending version never replaces a posted one.
+    The last version wins, except that a pending version never replaces a posted one (`supersedes`).
     """
     chosen: dict[str, int] = {}  # id -> position * 2 + (1 when that version is pending)
     links: set[str] = set()
     repeated = False
     for position, (provider_id, _, pending, link) in enumerate(spool.rows(provider_account_id)):
         known = chosen.get(provider_id)
-        if known is None or known & 1 or not pending:
+        if known is None or supersedes((known & 1) == 1, pending):
             chosen[provider_id] = position * 2 + int(bool(pending))
         repeated = repeated or known is not None
         if link:
