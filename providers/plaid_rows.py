@@ -22,6 +22,7 @@ import msgspec
 from providers import payload as p
 from providers.base import RemovedTransaction, TransactionData
 from providers.errors import ProviderBadResponse
+from providers.payload import currency_code
 
 
 class Row(msgspec.Struct, gc=False):
@@ -93,7 +94,7 @@ def currency(code: str | None) -> str:
 
     Custom currencies (points, miles) become "XXX" (payload.currency_code).
     """
-    return p.currency_code(code) if code else "USD"
+    return currency_code(code) if code else "USD"
 
 
 def money_in(amount: Decimal) -> Decimal:

@@ -22,8 +22,8 @@ from typing import Any
 
 import msgspec
 
-from providers import payload as p
 from providers.base import AccountData, TransactionData
+from providers.payload import epoch_date, epoch_datetime, in_epoch_range, number_text
 
 # Part of every span digest: change it whenever the mapping of a row (or the
 # digest itself) changes, so that spans stored by older code no longer match.
@@ -61,7 +61,7 @@ def dating(pending: bool | None, posted: int, transacted: int | None) -> tuple[b
 
 def row_date(when: int | None, today: date) -> date:
     """The day a row is dated (the epoch `dating` gives), `today` for an undated pending row."""
-    return today if when is None else p.epoch_date(when)
+    return today if when is None else epoch_date(when)
 
 
 # --- the frame of an answer ------------------------------------------------------------------
@@ -225,15 +225,15 @@ def fast_transaction(raw: Any, account: AccountData, today: date) -> Transaction
     if (
         not plain_id(transaction_id)
         or type(posted) is not int
-        or not p.in_epoch_range(posted)
+        or not in_epoch_range(posted)
         or type(amount) is not str
         or not (description is None or type(description) is str)
-        or not (transacted is None or (type(transacted) is int and p.in_epoch_range(transacted)))
+        or not (transacted is None or (type(transacted) is int and in_epoch_range(transacted)))
         or not (pending is None or type(pending) is bool)
         or not (payee is None or type(payee) is str)
     ):
         return None
-    value = p.number_text(amount)
+    value = number_text(amount)
     if value is None or not value.is_finite():
         return None
     transacted = transacted or None  # 0: no time, as for the careful reader
@@ -249,7 +249,7 @@ def fast_transaction(raw: Any, account: AccountData, today: date) -> Transaction
         payee=payee or "",
         category=category if isinstance(category, str) else "",
         pending=is_pending,
-        transacted_at=None if transacted is None else p.epoch_datetime(transacted),
+        transacted_at=None if transacted is None else epoch_datetime(transacted),
     )
 
 
