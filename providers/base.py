@@ -63,6 +63,16 @@ class TransactionData:
     pending_transaction_id: str = ""
 
 
+def supersedes(known_pending: bool, pending: bool) -> bool:
+    """Whether a later version of a transaction replaces the one taken so far (whose pending flag is given).
+
+    The later version wins, except that a pending version never replaces a
+    posted one: the same id may come back twice (in two pages, two window
+    chunks), and once posted it stays posted.
+    """
+    return known_pending or not pending
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemovedTransaction:
     provider_account_id: str
@@ -205,7 +215,12 @@ class Provider:
         account_ids: list[str] | None = None,
         cursor: str | None = None,
     ) -> TransactionsResult:
-        """Window mode gets `start`/`end` (both inclusive); cursor mode gets `cursor`."""
+        """The whole answer as one result, for an adapter whose answer is one page (the demo).
+
+        Window mode gets `start`/`end` (both inclusive); cursor mode gets
+        `cursor`. An adapter that pages overrides `iter_transaction_pages`
+        instead: the sync reads pages only, and merges them in its spool.
+        """
         raise NotImplementedError
 
     def iter_transaction_pages(
@@ -219,7 +234,7 @@ class Provider:
         """`fetch_transactions` as pages, so that a sync need not hold every row at once.
 
         Pages apply in order: a later page's version of a transaction wins, except
-        that a pending version never replaces a posted one; a removal drops the
+        that a pending version never replaces a posted one (`supersedes`); a removal drops the
         versions of that id from earlier pages and its own page, and a version on
         a later page undoes the removal; `accounts` and `warnings` accumulate;
         `accounts_covered` and `next_cursor` are the last page's. A page with

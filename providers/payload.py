@@ -86,10 +86,9 @@ def as_decimal(value: Any, path: str, *, nullable: bool = False) -> Decimal | No
     if isinstance(value, int | Decimal):
         number = Decimal(value)
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip().replace(",", ""))
-        except InvalidOperation:
-            raise bad(path, "not a number") from None
+        number = number_text(value)
+        if number is None:
+            raise bad(path, "not a number")
     else:
         raise bad(path, "not a number")
     if not number.is_finite():
@@ -97,16 +96,38 @@ def as_decimal(value: Any, path: str, *, nullable: bool = False) -> Decimal | No
     return number
 
 
+def number_text(text: str) -> Decimal | None:
+    """A number written as text (blanks around and thousands separators allowed); None when it is not one.
+
+    Infinities and NaN are numbers here: the callers refuse them.
+    """
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
 def as_epoch(value: Any, path: str) -> int:
     """A UNIX timestamp in seconds (an integer, or an integral numeric string)."""
     number = as_decimal(value, path)
-    if number != number.to_integral_value() or not 0 <= number < EPOCH_LIMIT:
+    if number != number.to_integral_value() or not in_epoch_range(number):
         raise bad(path, "not a UNIX timestamp")
     return int(number)
 
 
+def in_epoch_range(seconds: int | Decimal) -> bool:
+    """Whether a whole number of seconds is a UNIX timestamp FinSync takes: from 1970 to before EPOCH_LIMIT."""
+    return 0 <= seconds < EPOCH_LIMIT
+
+
 def epoch_datetime(seconds: int) -> datetime:
+    """A UNIX timestamp (as `as_epoch` reads it) as an aware UTC datetime."""
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def epoch_date(seconds: int) -> date:
+    """The UTC day of a UNIX timestamp (as `as_epoch` reads it)."""
+    return datetime.fromtimestamp(seconds, tz=UTC).date()
 
 
 def as_date(value: Any, path: str, *, nullable: bool = False) -> date | None:
@@ -135,10 +156,17 @@ def as_datetime(value: Any, path: str, *, nullable: bool = False) -> datetime | 
     return parsed.astimezone(UTC)
 
 
-def currency_code(value: str) -> str:
-    """An ISO 4217 code as given; "XXX" (no currency) for custom currencies (points, miles, URLs)."""
+def iso_currency(value: str | None) -> str | None:
+    """A currency code as FinSync stores it (three letters, upper case, no blanks); None when it is not one."""
+    if value and len(value) == 3 and value.isascii() and value.isalpha() and value.isupper():
+        return value  # the usual case, as given: no new string per row
     code = (value or "").strip().upper()
-    return code if len(code) == 3 and code.isalpha() else "XXX"
+    return code if len(code) == 3 and code.isalpha() else None
+
+
+def currency_code(value: str | None) -> str:
+    """An ISO 4217 code as given; "XXX" (no currency) for custom currencies (points, miles, URLs)."""
+    return iso_currency(value) or "XXX"
 
 
 def sanitize_message(text: Any, *, secrets: tuple[str, ...] = ()) -> str:

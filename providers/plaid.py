@@ -202,8 +202,8 @@ class PlaidProvider(HTTPProvider):
 
     @staticmethod
     def _currency(raw: dict, path: str) -> str:
-        code = raw.get("iso_currency_code") or raw.get("unofficial_currency_code")
-        return p.currency_code(p.as_str(code, f"{path}.iso_currency_code", nullable=True)) if code else "USD"
+        code = rows.currency_field(raw.get)
+        return rows.currency(p.as_str(code, f"{path}.iso_currency_code") if code else "")
 
     def _account(self, raw: dict, path: str) -> AccountData:
         account_id = p.as_id(p.field(raw, "account_id", path), f"{path}.account_id")
@@ -234,7 +234,7 @@ class PlaidProvider(HTTPProvider):
             provider_transaction_id=p.as_id(p.field(raw, "transaction_id", path), f"{path}.transaction_id"),
             provider_account_id=p.as_id(p.field(raw, "account_id", path), f"{path}.account_id"),
             posted_date=p.as_date(p.field(raw, "date", path), f"{path}.date"),
-            amount=-amount,
+            amount=rows.money_in(amount),
             currency=self._currency(raw, path),
             description=p.as_str(raw.get("name"), f"{path}.name", nullable=True)
             or p.as_str(raw.get("original_description"), f"{path}.original_description", nullable=True),
@@ -269,33 +269,6 @@ class PlaidProvider(HTTPProvider):
         raw = p.as_list(p.field(body, "accounts", "response"), "accounts")
         return AccountsResult(
             accounts=[self._account(p.as_object(a, f"accounts[{i}]"), f"accounts[{i}]") for i, a in enumerate(raw)]
-        )
-
-    def fetch_transactions(self, *, start=None, end=None, account_ids=None, cursor=None) -> TransactionsResult:
-        """Every page of `iter_transaction_pages` in one result (the update since `cursor`)."""
-        changed: dict[str, TransactionData] = {}
-        removed: dict[str, RemovedTransaction] = {}
-        accounts: dict[str, AccountData] = {}
-        next_cursor = None
-        for page in self.iter_transaction_pages(start=start, end=end, account_ids=account_ids, cursor=cursor):
-            if page.restart:
-                changed.clear()
-                removed.clear()
-                accounts.clear()
-            for data in page.transactions:
-                removed.pop(data.provider_transaction_id, None)
-                changed[data.provider_transaction_id] = data
-            for item in page.removed:
-                changed.pop(item.provider_transaction_id, None)
-                removed[item.provider_transaction_id] = item
-            accounts.update((a.provider_account_id, a) for a in page.accounts)
-            next_cursor = page.next_cursor
-        return TransactionsResult(
-            transactions=list(changed.values()),
-            removed=list(removed.values()),
-            accounts_covered=list(accounts),
-            accounts=list(accounts.values()),
-            next_cursor=next_cursor,
         )
 
     def iter_transaction_pages(self, *, start=None, end=None, account_ids=None, cursor=None):

@@ -22,6 +22,7 @@ import msgspec
 from providers import payload as p
 from providers.base import RemovedTransaction, TransactionData
 from providers.errors import ProviderBadResponse
+from providers.payload import currency_code
 
 
 class Row(msgspec.Struct, gc=False):
@@ -83,6 +84,24 @@ def category(get) -> str:
     return primary
 
 
+def currency_field(get) -> Any:
+    """The currency an object states, as sent: `iso_currency_code`, else `unofficial_currency_code`."""
+    return get("iso_currency_code") or get("unofficial_currency_code")
+
+
+def currency(code: str | None) -> str:
+    """A stated currency (a string, or empty) as FinSync stores it; USD when none is stated.
+
+    Custom currencies (points, miles) become "XXX" (payload.currency_code).
+    """
+    return currency_code(code) if code else "USD"
+
+
+def money_in(amount: Decimal) -> Decimal:
+    """A Plaid transaction amount as FinSync signs it: Plaid's are positive for money out."""
+    return -amount
+
+
 def transacted_when(get) -> Any:
     """When the transaction happened, as sent: `datetime`, else `authorized_datetime`."""
     return get("datetime") or get("authorized_datetime")
@@ -125,13 +144,8 @@ def fast_transaction(raw: Any) -> TransactionData | None:
         posted = date.fromisoformat(day)
     except ValueError:
         return None
-    code = get("iso_currency_code") or get("unofficial_currency_code")
-    if not code:
-        currency = "USD"
-    elif type(code) is str:
-        canonical = len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
-        currency = code if canonical else p.currency_code(code)
-    else:
+    code = currency_field(get)
+    if code and type(code) is not str:
         return None
     description = get("name")
     if description is None or description == "":  # as `name or original_description`, both nullable
@@ -162,8 +176,8 @@ def fast_transaction(raw: Any) -> TransactionData | None:
         provider_transaction_id=transaction_id,
         provider_account_id=account_id,
         posted_date=posted,
-        amount=-amount,
-        currency=currency,
+        amount=money_in(amount),
+        currency=currency(code),
         description=description,
         payee=payee,
         category=category(get),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,7 @@ from providers.base import (
     TransactionData,
     TransactionSpan,
     TransactionsResult,
+    supersedes,
 )
 from providers.errors import (
     ProviderAuthError,
@@ -243,30 +244,22 @@ class SimpleFINProvider(HTTPProvider):
         amount = p.as_decimal(p.field(raw, "amount", path), f"{path}.amount")
         description = p.as_str(p.field(raw, "description", path), f"{path}.description", nullable=True)
         transacted = raw.get("transacted_at")
-        transacted_at = (
-            None if transacted in (None, 0) else p.epoch_datetime(p.as_epoch(transacted, f"{path}.transacted_at"))
-        )
-        pending = p.as_bool(raw.get("pending"), f"{path}.pending") or posted == 0
-        if pending:
-            # Pending rows are dated when they happened; `posted` is 0 until they post.
-            when = transacted_at or (p.epoch_datetime(posted) if posted else None)
-            posted_date = when.date() if when else today
-        else:
-            posted_date = p.epoch_datetime(posted).date()
+        transacted = None if transacted in (None, 0) else p.as_epoch(transacted, f"{path}.transacted_at")
+        pending, when = rows.dating(p.as_bool(raw.get("pending"), f"{path}.pending"), posted, transacted)
         payee = p.as_str(raw.get("payee"), f"{path}.payee", nullable=True)
         extra = raw.get("extra") if isinstance(raw.get("extra"), dict) else {}
         category = extra.get("category") if isinstance(extra.get("category"), str) else ""
         return TransactionData(
             provider_transaction_id=transaction_id,
             provider_account_id=account.provider_account_id,
-            posted_date=posted_date,
+            posted_date=rows.row_date(when, today),
             amount=amount,
             currency=account.currency,
             description=description,
             payee=payee,
             category=category,
             pending=pending,
-            transacted_at=transacted_at,
+            transacted_at=None if transacted is None else p.epoch_datetime(transacted),
         )
 
     @staticmethod
@@ -307,19 +300,6 @@ class SimpleFINProvider(HTTPProvider):
         """Errors and no accounts at all is a failure, not a partial success."""
         if not accounts and warnings:
             raise ProviderUnavailable("SimpleFIN returned no accounts: " + "; ".join(warnings))
-
-    def fetch_transactions(self, *, start, end, account_ids=None, cursor=None) -> TransactionsResult:
-        transactions: dict[tuple[str, str], TransactionData] = {}
-        last = TransactionsResult(transactions=[])
-        for page in self.iter_transaction_pages(start=start, end=end, account_ids=account_ids):
-            _merge(transactions, page.transactions)
-            last = page
-        return TransactionsResult(
-            transactions=list(transactions.values()),
-            accounts_covered=last.accounts_covered,
-            accounts=last.accounts,
-            warnings=last.warnings,
-        )
 
     def iter_transaction_pages(
         self, *, start, end, account_ids=None, cursor=None, known_spans=None
@@ -447,7 +427,7 @@ class SimpleFINProvider(HTTPProvider):
             if start <= data.posted_date <= end:
                 key = (data.provider_account_id, data.provider_transaction_id)
                 known = transactions.get(key)
-                if known is None or known.pending or not data.pending:
+                if known is None or supersedes(known.pending, data.pending):
                     transactions[key] = data
         return list(transactions.values())
 
@@ -467,12 +447,3 @@ class SimpleFINProvider(HTTPProvider):
             return HoldingsResult(holdings=holdings, account=account, warnings=warnings)
         self._fail_if_nothing([], warnings)
         return HoldingsResult(holdings=[], warnings=warnings)
-
-
-def _merge(transactions: dict[tuple[str, str], TransactionData], new: Iterable[TransactionData]) -> None:
-    """The same id may come back in two chunks; a posted version beats a pending one."""
-    for data in new:
-        key = (data.provider_account_id, data.provider_transaction_id)
-        known = transactions.get(key)
-        if known is None or known.pending or not data.pending:
-            transactions[key] = data

@@ -17,13 +17,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
-from providers import payload as p
 from providers.base import AccountData, TransactionData
+from providers.payload import epoch_date, epoch_datetime, in_epoch_range, number_text
 
 # Part of every span digest: change it whenever the mapping of a row (or the
 # digest itself) changes, so that spans stored by older code no longer match.
@@ -40,6 +40,28 @@ def plain_id(value: Any) -> bool:
 
 def epoch(day: date) -> int:
     return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
+
+
+# --- SimpleFIN's field rules, for the careful reader and the short path alike -------------------
+
+
+def dating(pending: bool | None, posted: int, transacted: int | None) -> tuple[bool, int | None]:
+    """SimpleFIN's pending rule: whether a row is pending, and the epoch it is dated by (None: nothing dates it).
+
+    A row is pending when it says so or when `posted` is 0 (SimpleFIN's "not
+    posted yet"). A posted row is dated when it posted. A pending row is dated
+    when it happened (`transacted`; None when the row gives no time, as null
+    or 0 do), else by a non-zero `posted`; with neither it is undated: the
+    mapping dates it today (`row_date`) and it makes no span.
+    """
+    if pending or posted == 0:
+        return True, (transacted if transacted is not None else posted or None)
+    return False, posted
+
+
+def row_date(when: int | None, today: date) -> date:
+    """The day a row is dated (the epoch `dating` gives), `today` for an undated pending row."""
+    return today if when is None else epoch_date(when)
 
 
 # --- the frame of an answer ------------------------------------------------------------------
@@ -161,8 +183,8 @@ def spannable(raw_transactions: list, first: date, last: date) -> bool:
             or not (pending is None or type(pending) is bool)
         ):
             return False
-        when = (transacted or posted) if pending or posted == 0 else posted
-        if not when or not low <= when < high:  # 0: undated, mapped to today
+        _, when = dating(pending, posted, transacted or None)
+        if when is None or not low <= when < high:  # undated: mapped to today
             return False
         ids.add(transaction_id)
     return len(ids) == len(raw_transactions)
@@ -203,39 +225,31 @@ def fast_transaction(raw: Any, account: AccountData, today: date) -> Transaction
     if (
         not plain_id(transaction_id)
         or type(posted) is not int
-        or not 0 <= posted < p.EPOCH_LIMIT
+        or not in_epoch_range(posted)
         or type(amount) is not str
         or not (description is None or type(description) is str)
-        or not (transacted is None or (type(transacted) is int and 0 <= transacted < p.EPOCH_LIMIT))
+        or not (transacted is None or (type(transacted) is int and in_epoch_range(transacted)))
         or not (pending is None or type(pending) is bool)
         or not (payee is None or type(payee) is str)
     ):
         return None
-    try:
-        value = Decimal(amount.strip().replace(",", ""))
-    except InvalidOperation:
+    value = number_text(amount)
+    if value is None or not value.is_finite():
         return None
-    if not value.is_finite():
-        return None
-    transacted_at = datetime.fromtimestamp(transacted, tz=UTC) if transacted else None
-    is_pending = bool(pending) or posted == 0
-    if is_pending:
-        when = transacted_at or (datetime.fromtimestamp(posted, tz=UTC) if posted else None)
-        posted_date = when.date() if when else today
-    else:
-        posted_date = datetime.fromtimestamp(posted, tz=UTC).date()
+    transacted = transacted or None  # 0: no time, as for the careful reader
+    is_pending, when = dating(pending, posted, transacted)
     category = extra.get("category") if type(extra) is dict else None
     return TransactionData(
         provider_transaction_id=transaction_id,
         provider_account_id=account.provider_account_id,
-        posted_date=posted_date,
+        posted_date=row_date(when, today),
         amount=value,
         currency=account.currency,
         description=description or "",
         payee=payee or "",
         category=category if isinstance(category, str) else "",
         pending=is_pending,
-        transacted_at=transacted_at,
+        transacted_at=None if transacted is None else epoch_datetime(transacted),
     )
 
 

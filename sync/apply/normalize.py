@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from providers.base import TransactionData
+from providers.payload import iso_currency
 from sync.errors import ProviderBadResponse
 from sync.models import Transaction
 
@@ -54,8 +55,8 @@ def quantity(value, what: str) -> Decimal | None:
 
 
 def currency(value: str, what: str) -> str:
-    code = (value or "").strip().upper()
-    if len(code) != 3 or not code.isalpha():
+    code = iso_currency(value) if value is None or isinstance(value, str) else None
+    if code is None:
         raise ProviderBadResponse(f"{what} has an invalid currency code")
     return code
 

@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from providers.base import TransactionsResult
+from providers.base import TransactionsResult, supersedes
 from sync.apply.normalize import TRANSACTION_SYNCED_FIELDS
 from sync.apply.spans import StaleSpans, replace_spans
 from sync.apply.spool import TransactionSpool, spool_transactions
@@ -173,14 +173,14 @@ class _Versions(NamedTuple):
 
 
 def _chosen_versions(spool: TransactionSpool, provider_account_id: str) -> _Versions:
-    """The last version of an id wins, except that a pending version never replaces a posted one."""
+    """The last version of an id wins, except that a pending version never replaces a posted one (`supersedes`)."""
     position: dict[str, int] = {}
     pending_ids: set[str] = set()
     links: set[str] = set()
     repeated = False
     for index, (provider_id, _, pending, link) in enumerate(spool.rows(provider_account_id)):
         known = position.get(provider_id)
-        if known is None or provider_id in pending_ids or not pending:
+        if known is None or supersedes(provider_id in pending_ids, pending):
             position[provider_id] = index
             if pending:
                 pending_ids.add(provider_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -11,8 +12,10 @@ import pytest
 from providers.base import AccountData, RemovedTransaction, TransactionData, TransactionsResult
 from sync.apply.normalize import TRANSACTION_SYNCED_FIELDS
 from sync.apply.spool import spool_transactions
+from sync.errors import ProviderBadResponse
 
 AMOUNT = TRANSACTION_SYNCED_FIELDS.index("amount")
+CURRENCY = TRANSACTION_SYNCED_FIELDS.index("currency")
 
 
 def _tx(transaction_id: str, amount: str, account_id: str = "a") -> TransactionData:
@@ -79,3 +82,15 @@ def test_a_failing_stream_closes_the_spool():
     with pytest.raises(RuntimeError, match="went away"):
         spool_transactions(pages())
     assert len(os.listdir("/proc/self/fd")) == open_before  # both accounts' spool files are closed
+
+
+def test_currency_codes_are_stored_by_the_providers_rule():
+    """The apply reads a currency as the adapters do (payload.iso_currency); what is not a code is refused, named."""
+    spool = spool_transactions([TransactionsResult(transactions=[replace(_tx("t1", "1"), currency=" eur ")])])
+    try:
+        assert [values[CURRENCY] for _, values, _, _ in spool.rows("a")] == ["EUR"]
+    finally:
+        spool.close()
+    for code in ("EURO", "", None, 840):
+        with pytest.raises(ProviderBadResponse, match="transaction t2 has an invalid currency code"):
+            spool_transactions([TransactionsResult(transactions=[replace(_tx("t2", "1"), currency=code)])])

@@ -23,6 +23,7 @@ from providers import errors as provider_errors
 from providers.http import parse_json
 from providers.plaid import PlaidProvider
 from providers.plaid_rows import Row, fast_transaction, read_sync_answer
+from sync.apply.spool import spool_transactions
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import (
     CredentialsInvalid,
@@ -233,7 +234,9 @@ def test_restart_page_is_handed_over_once(plaid_server, plaid_fake):
         provider.close()
     assert [page.restart for page in pages] == [False, True, False, False, False, False]
     assert [len(page.transactions) + len(page.removed) for page in pages] == [3, 3, 3, 3, 3, 1]
-    assert provider.fetch_transactions(cursor=None).next_cursor == pages[-1].next_cursor
+    spool = spool_transactions(provider.iter_transaction_pages(start=None, end=None, cursor=None))
+    spool.close()
+    assert spool.next_cursor == pages[-1].next_cursor
     merged = {t.provider_transaction_id for page in pages[1:] for t in page.transactions} - {
         r.provider_transaction_id for page in pages[1:] for r in page.removed
     }

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from providers.simplefin import SimpleFINProvider
+from sync.apply.spool import spool_transactions
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.crypto import decrypt_credentials
 from sync.errors import ProviderBadResponse, ProviderRateLimited, ProviderUnavailable, ReauthRequired, ValidationError
@@ -380,11 +381,17 @@ def test_adapter_maps_a_pending_row_without_any_date_to_today(simplefin_fake, si
     adapter = SimpleFINProvider(credentials={"access_url": simplefin_fake.access_url(simplefin_server.url)}, config={})
     try:
         today = datetime.now(UTC).date()
-        result = adapter.fetch_transactions(start=today - timedelta(days=1), end=today, account_ids=["chk-001"])
+        pages = adapter.iter_transaction_pages(start=today - timedelta(days=1), end=today, account_ids=["chk-001"])
+        spool = spool_transactions(pages)  # merged as the sync merges them
     finally:
         adapter.close()
-    assert [t.provider_transaction_id for t in result.transactions] == ["p-nodate"]
-    assert result.accounts_covered == ["chk-001"]
+    try:
+        rows = {account: list(spool.rows(account)) for account in spool.account_ids()}
+        assert {account: [row[0] for row in items] for account, items in rows.items()} == {"chk-001": ["p-nodate"]}
+        assert rows["chk-001"][0][1][0] == today  # posted_date
+        assert spool.accounts_covered == ["chk-001"]
+    finally:
+        spool.close()
 
 
 def test_setup_token_for_another_fake_is_independent():
