@@ -172,3 +172,6 @@ FINSYNC_HTTP_MAX_PAGES = env.int("FINSYNC_HTTP_MAX_PAGES", default=2000)
 PLAID_BASE_URL = env.str("PLAID_BASE_URL", default="https://production.plaid.com")
 PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
 PLAID_SECRET = env.str("PLAID_SECRET", default="")
+# Alpaca: one base URL for both environments when set (tests, a proxy); empty means Alpaca's own
+# hosts, https://paper-api.alpaca.markets or https://api.alpaca.markets by the connection's environment.
+ALPACA_BASE_URL = env.str("ALPACA_BASE_URL", default="")
