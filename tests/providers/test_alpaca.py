@@ -472,3 +472,29 @@ def test_fake_builds_on_a_fresh_instance():
     """The shared builder stays usable on its own (the reliability tests reuse it)."""
     fake = build_alpaca_account(AlpacaFake())
     assert len(fake.activities) == 19 and len(fake.positions) == 2
+
+
+def test_admin_add_form_connects_alpaca(user, alpaca_fake, alpaca_server, client):
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client.force_login(user)
+    form = client.get("/admin/sync/connection/add/", {"provider": "alpaca"}).context["adminform"].form
+    assert [name for name in form.fields if name.startswith("connect_")] == [
+        "connect_api_key_id",
+        "connect_api_secret_key",
+        "connect_environment",
+    ]
+    assert form.fields["connect_api_secret_key"].widget.input_type == "password"
+    response = client.post(
+        "/admin/sync/connection/add/?provider=alpaca",
+        {
+            "owner": user.pk,
+            "name": "Broker",
+            "provider": "alpaca",
+            "connect_api_key_id": alpaca_fake.key_id,
+            "connect_api_secret_key": alpaca_fake.secret_key,
+            "connect_environment": "",
+        },
+    )
+    assert response.status_code == 302
+    assert Connection.objects.get(name="Broker").config == {"environment": "paper"}
