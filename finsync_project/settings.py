@@ -236,3 +236,7 @@ PLAID_SECRET = env.str("PLAID_SECRET", default="")
 # scrubbed from stored and shown messages (sync/scrub.py). A provider with a client
 # secret adds its setting here; client ids are not secrets and stay readable.
 FINSYNC_SERVER_SECRET_SETTINGS = ("PLAID_SECRET",)
+
+# Alpaca: one base URL for both environments when set (tests, a proxy); empty means Alpaca's own
+# hosts, https://paper-api.alpaca.markets or https://api.alpaca.markets by the connection's environment.
+ALPACA_BASE_URL = env.str("ALPACA_BASE_URL", default="")

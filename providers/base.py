@@ -61,6 +61,17 @@ class TransactionData:
     # The provider's id of the pending transaction this posted one replaces,
     # when the provider links them (Plaid, demo); empty when it does not.
     pending_transaction_id: str = ""
+    # Investment activity, where the provider reports it (empty otherwise):
+    # `activity_type` one of buy, sell, dividend, interest, fee, tax, deposit,
+    # withdrawal, transfer, split, other; `quantity` signed (units received are
+    # positive, units delivered negative); `price` per unit; `fees` charged on
+    # this trade (a fee that is an activity of its own is a row of type fee).
+    # `amount` stays the cash effect: a buy is negative.
+    activity_type: str = ""
+    symbol: str = ""
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    fees: Decimal | None = None
 
 
 def supersedes(known_pending: bool, pending: bool) -> bool:

@@ -6,7 +6,8 @@ One `ProviderHTTP` per adapter instance wraps one `requests.Session` and gives:
 - retries with exponential backoff and jitter for idempotent requests that met
   a 5xx or a broken connection (never for 429, never for a one-time claim);
 - 429 -> ProviderRateLimited with `retry_after` from Retry-After (seconds or an
-  HTTP-date), 401/403 -> ProviderAuthError, other failures -> ProviderUnavailable;
+  HTTP-date) or else X-Ratelimit-Reset (epoch seconds, Alpaca), 401/403 ->
+  ProviderAuthError, other failures -> ProviderUnavailable;
 - a bound on the response size, and JSON parsed with `Decimal` for every number
   that has a fraction, so money never passes through a float;
 - https only, unless settings.FINSYNC_ALLOW_HTTP_PROVIDERS (tests, local fakes).
@@ -158,6 +159,22 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int 
     return min(max(0, math.ceil(seconds)), MAX_RETRY_AFTER_SECONDS)
 
 
+def parse_rate_limit_reset(value: str | None, *, now: float | None = None) -> int | None:
+    """Seconds to wait from an X-Ratelimit-Reset header (the epoch second the limit resets); None if unreadable."""
+    if not value or not value.strip().isdigit():
+        return None
+    seconds = int(value.strip()) - (time.time() if now is None else now)
+    return min(max(0, math.ceil(seconds)), MAX_RETRY_AFTER_SECONDS)
+
+
+def retry_after_from(headers: Mapping[str, str]) -> int | None:
+    """Seconds to wait after a 429: Retry-After when readable, else X-Ratelimit-Reset, else None."""
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if retry_after is None:
+        retry_after = parse_rate_limit_reset(headers.get("X-Ratelimit-Reset"))
+    return retry_after
+
+
 def parse_json(response: HttpResponse | str | bytes, what: str) -> Any:
     """The JSON body (of a response, or its text) with fractional numbers as Decimal; ProviderBadResponse when
     it is not JSON.
@@ -187,7 +204,7 @@ def raise_for_status(response: HttpResponse, provider: str) -> None:
     if response.ok:
         return
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_from(response.headers)
         hint = f"; retry after {retry_after} seconds" if retry_after is not None else ""
         raise ProviderRateLimited(f"{provider} is rate limiting requests{hint}", retry_after=retry_after)
     if status in (401, 403):

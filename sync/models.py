@@ -66,6 +66,22 @@ class TransactionStatus(models.TextChoices):
     POSTED = "posted", "Posted"
 
 
+class ActivityType(models.TextChoices):
+    """What a brokerage activity is, where the provider says (empty for plain bank transactions)."""
+
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+    DIVIDEND = "dividend", "Dividend"
+    INTEREST = "interest", "Interest"
+    FEE = "fee", "Fee"
+    TAX = "tax", "Tax"
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    TRANSFER = "transfer", "Transfer"
+    SPLIT = "split", "Split"
+    OTHER = "other", "Other"
+
+
 class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -136,6 +152,7 @@ class Account(TimeStamped):
 
 class Transaction(TimeStamped):
     Status = TransactionStatus
+    ActivityType = ActivityType
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="transactions")
     provider_transaction_id = models.CharField(max_length=255)
@@ -146,6 +163,15 @@ class Transaction(TimeStamped):
     description = models.TextField(blank=True, default="")
     payee = models.CharField(max_length=255, blank=True, default="")
     provider_category = models.CharField(max_length=255, blank=True, default="")
+    # Investment activity, where the provider reports it (null otherwise). Synced
+    # fields like the ones above: `amount` stays the cash effect.
+    activity_type = models.CharField(max_length=20, choices=ActivityType.choices, null=True, blank=True)
+    symbol = models.CharField(max_length=64, null=True, blank=True)
+    quantity = models.DecimalField(
+        **QUANTITY, null=True, blank=True, help_text="Units received (positive) or delivered (negative)."
+    )
+    price = models.DecimalField(**QUANTITY, null=True, blank=True, help_text="Price per unit.")
+    fees = models.DecimalField(**MONEY, null=True, blank=True, help_text="Fees charged on this trade.")
     # The user's own fields: a sync never writes them (it only carries them
     # from a pending row to the posted row that replaces it).
     category = models.CharField(max_length=255, blank=True, default="")
@@ -169,6 +195,10 @@ class Transaction(TimeStamped):
                 fields=["account", "provider_transaction_id"], name="transaction_provider_identity"
             ),
             _choices_check("status", TransactionStatus, "transaction_status_valid"),
+            models.CheckConstraint(
+                condition=Q(activity_type__isnull=True) | Q(activity_type__in=ActivityType.values),
+                name="transaction_activity_type_valid",
+            ),
             models.CheckConstraint(
                 condition=Q(is_removed=False, removed_at__isnull=True) | Q(is_removed=True, removed_at__isnull=False),
                 name="transaction_removed_has_time",
@@ -211,6 +241,8 @@ class TransactionSpan(models.Model):
 
 
 class Holding(TimeStamped):
+    """A position; a short position has a negative quantity (and a signed cost basis and market value)."""
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="holdings")
     provider_holding_id = models.CharField(max_length=255)
     symbol = models.CharField(max_length=64, blank=True, default="")

@@ -63,6 +63,10 @@ class TransactionAdmin(admin.ModelAdmin):
         "posted_date",
         "description",
         "payee",
+        "activity_type",
+        "symbol",
+        "quantity",
+        "price",
         "amount",
         "currency",
         "account",
@@ -71,8 +75,23 @@ class TransactionAdmin(admin.ModelAdmin):
         "provider_category",
         "is_removed",
     )
-    list_filter = ("status", "is_removed", "posted_date", "account__connection__provider", "account")
-    search_fields = ("description", "payee", "category", "provider_category", "notes", "provider_transaction_id")
+    list_filter = (
+        "status",
+        "is_removed",
+        "activity_type",
+        "posted_date",
+        "account__connection__provider",
+        "account",
+    )
+    search_fields = (
+        "description",
+        "payee",
+        "symbol",
+        "category",
+        "provider_category",
+        "notes",
+        "provider_transaction_id",
+    )
     date_hierarchy = "posted_date"
     list_select_related = ("account",)
     fieldsets = (
@@ -89,6 +108,11 @@ class TransactionAdmin(admin.ModelAdmin):
                     "description",
                     "payee",
                     "provider_category",
+                    "activity_type",
+                    "symbol",
+                    "quantity",
+                    "price",
+                    "fees",
                     "status",
                     "replaces",
                     "is_removed",

@@ -40,14 +40,17 @@ class ConnectionSerializer(serializers.ModelSerializer):
 class ConnectionCreateSerializer(serializers.Serializer):
     """`{provider, name, credentials}`: `credentials` are the provider's connect inputs."""
 
-    provider = serializers.ChoiceField(choices=[], help_text="Provider slug, e.g. `demo`, `simplefin`, `plaid`.")
+    provider = serializers.ChoiceField(
+        choices=[], help_text="Provider slug, e.g. `demo`, `simplefin`, `plaid`, `alpaca`."
+    )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     credentials = serializers.DictField(
         child=serializers.JSONField(),
         required=False,
         default=dict,
         help_text="The provider's connect inputs (demo: optional seed, accounts, transactions_per_account, "
-        "history_days; simplefin: setup_token or access_url; plaid: access_token). Never returned.",
+        "history_days; simplefin: setup_token or access_url; plaid: access_token; alpaca: api_key_id, "
+        "api_secret_key, optional environment paper or live). Never returned.",
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -102,6 +105,11 @@ class TransactionSerializer(serializers.ModelSerializer):
             "description",
             "payee",
             "provider_category",
+            "activity_type",
+            "symbol",
+            "quantity",
+            "price",
+            "fees",
             "category",
             "notes",
             "status",

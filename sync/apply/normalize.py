@@ -8,7 +8,7 @@ nothing is silently rounded by a database, and a value that does not fit is a
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from providers.base import TransactionData
 from providers.payload import iso_currency
@@ -28,17 +28,25 @@ TRANSACTION_SYNCED_FIELDS = (
     "description",
     "payee",
     "provider_category",
+    # Investment activity: null for plain bank transactions (see INVESTMENT_NONE).
+    "activity_type",
+    "symbol",
+    "quantity",
+    "price",
+    "fees",
     "status",
+    # These two stay last: a soft removal rewrites the tail (sync.apply.transactions._remove).
     "is_removed",
     "removed_at",
 )
+ACTIVITY_TYPES = frozenset(Transaction.ActivityType.values)
 
 
 def _decimal(value, step: Decimal, limit: Decimal, what: str) -> Decimal | None:
     if value is None:
         return None
     try:
-        number = Decimal(value).quantize(step)
+        number = Decimal(value).quantize(step, rounding=ROUND_HALF_EVEN)
     except (InvalidOperation, TypeError, ValueError):
         raise ProviderBadResponse(f"{what} is not a number") from None
     if not number.is_finite() or abs(number) >= limit:
@@ -61,10 +69,21 @@ def currency(value: str, what: str) -> str:
     return code
 
 
+def activity_type(value, what: str) -> str | None:
+    """One of Transaction.ActivityType, or None when the provider reports none."""
+    if value in (None, ""):
+        return None
+    if value not in ACTIVITY_TYPES:
+        raise ProviderBadResponse(f"{what} has an unknown activity type")
+    return str(value)
+
+
 def transaction_values(data: TransactionData) -> dict:
     what = f"transaction {data.provider_transaction_id}"
     if not isinstance(data.posted_date, date):
         raise ProviderBadResponse(f"{what} has no date")
+    if data.symbol is not None and not isinstance(data.symbol, str):
+        raise ProviderBadResponse(f"{what} has a symbol that is not text")
     return {
         "posted_date": data.posted_date,
         "transacted_at": data.transacted_at,
@@ -73,6 +92,11 @@ def transaction_values(data: TransactionData) -> dict:
         "description": data.description or "",
         "payee": (data.payee or "")[:255],
         "provider_category": (data.category or "")[:255],
+        "activity_type": activity_type(data.activity_type, what),
+        "symbol": (data.symbol or "")[:64] or None,
+        "quantity": quantity(data.quantity, f"{what} quantity"),
+        "price": quantity(data.price, f"{what} price"),
+        "fees": money(data.fees, f"{what} fees"),
         "status": Transaction.Status.PENDING if data.pending else Transaction.Status.POSTED,
         "is_removed": False,
         "removed_at": None,
@@ -87,9 +111,13 @@ def transaction_row(data: TransactionData) -> tuple:
     through `transaction_values`, which gives the same tuple or the error.
     """
     amount, code = data.amount, _CURRENCIES.get(data.currency)
-    if type(amount) is Decimal and code is not None and isinstance(data.posted_date, date):
+    # A plain bank transaction (no investment fields) takes the short path; a brokerage
+    # activity goes through `transaction_values`, which checks and quantizes its fields.
+    plain = not data.activity_type and not data.symbol and data.quantity is None and data.price is None
+    plain = plain and data.fees is None and isinstance(data.posted_date, date)
+    if plain and type(amount) is Decimal and code is not None:
         try:
-            amount = amount.quantize(MONEY_STEP)
+            amount = amount.quantize(MONEY_STEP, rounding=ROUND_HALF_EVEN)
         except InvalidOperation:
             amount = None
         if amount is not None and amount.is_finite() and -MONEY_LIMIT < amount < MONEY_LIMIT:
@@ -101,6 +129,11 @@ def transaction_row(data: TransactionData) -> tuple:
                 data.description or "",
                 (data.payee or "")[:255],
                 (data.category or "")[:255],
+                None,
+                None,
+                None,
+                None,
+                None,
                 _PENDING if data.pending else _POSTED,
                 False,
                 None,

@@ -54,8 +54,10 @@ def create_connection(
         try:
             setup = _connect(provider_class, cleaned, wide_bounds=wide_bounds)
         except ProviderError as error:
-            # The provider may echo what it was given (a setup token, an access URL or token).
-            raise scrubber_for(cleaned).scrub_error(from_provider_error(error)) from None
+            # The provider may echo the secrets it was given (a setup token, an access URL, keys);
+            # its other options (an environment's name) are not secrets and stay readable.
+            secrets = {f.name: cleaned[f.name] for f in provider_class.connect_fields if f.secret and f.name in cleaned}
+            raise scrubber_for(secrets).scrub_error(from_provider_error(error)) from None
     except SyncError as error:
         signals.connection_connect_failed.send(
             sender=Connection,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 from sync.services.connections import create_connection
+from tests.fakes.alpaca import AlpacaFake
 from tests.fakes.plaid import FakeItem, PlaidFake, security, transaction
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake
@@ -141,4 +142,77 @@ def plaid_server(plaid_fake, _http_settings):
 def plaid_connection(user, plaid_server):
     return create_connection(
         owner=user, provider="plaid", name="My Plaid", options={"access_token": PLAID_TOKEN}, actor=user, source="cli"
+    )
+
+
+def build_alpaca_account(fake: AlpacaFake) -> AlpacaFake:
+    """Trades (partial fills, a sale, a short sale), every non-trade kind, a canceled fee; two positions.
+
+    Everything is dated in May 2026 but one fill, traded late on June 12 in New York (June 13 in UTC).
+    """
+    order = "904837e3-3b76-47ec-b432-046db621571b"
+    fake.fill(
+        "AAPL",
+        "buy",
+        qty="3",
+        price="171.02",
+        at=datetime(2026, 5, 4, 14, 30, 12, tzinfo=UTC),
+        partial=True,
+        order_id=order,
+        leaves_qty="7",
+    )
+    fake.fill("AAPL", "buy", qty="7", price="171.05", at=datetime(2026, 5, 4, 14, 30, 13, tzinfo=UTC), order_id=order)
+    fake.fill("AAPL", "sell", qty="2", price="180.10", at=datetime(2026, 5, 11, 15, 0, tzinfo=UTC))
+    fake.fill("SLM", "sell_short", qty="100", price="8.36", at=datetime(2026, 5, 12, 15, 0, tzinfo=UTC))
+    fake.fill("TINY", "buy", qty="1", price="0.00025", at=datetime(2026, 5, 13, 15, 0, tzinfo=UTC))
+    fake.fill("MSFT", "buy", qty="0.5", price="410.20", at=datetime(2026, 6, 13, 1, 30, tzinfo=UTC))  # June 12 in NY
+    fake.non_trade("CSD", date(2026, 5, 1), "1000.00")
+    fake.non_trade(
+        "DIV",
+        date(2026, 5, 15),
+        "2.40",
+        symbol="AAPL",
+        qty="10",
+        per_share_amount="0.24",
+        description="Cash DIV @ 0.24",
+    )
+    fake.non_trade("DIVCGL", date(2026, 5, 16), "1.10", symbol="VTI", description="long-term capital gain")
+    fake.non_trade("INT", date(2026, 5, 20), "0.35", description="interest")
+    fake.non_trade("FEE", date(2026, 5, 4), "-0.02", description="REG/TAF FEE")
+    fake.non_trade("CFEE", date(2026, 5, 21), "-1.00", description="crypto fee")
+    fake.non_trade("CSW", date(2026, 5, 22), "-200.00")
+    fake.non_trade("JNLC", date(2026, 5, 23), "50.00", description="journal in")
+    fake.non_trade("JNLS", date(2026, 5, 24), "0", symbol="AAPL", qty="1")
+    fake.non_trade("SPLIT", date(2026, 5, 25), "0", symbol="NVDA", qty="9", status=None)
+    fake.non_trade("WH", date(2026, 5, 26), "-0.36", description="tax withheld")
+    fake.non_trade("MYSTERY", date(2026, 5, 27), "-3.00", description="something new")
+    fake.cancel(fake.non_trade("FEE", date(2026, 5, 28), "-5.00", description="FEE charged in error"))
+    fake.position(
+        "AAPL", "8", current_price="186.75", market_value="1494.00", cost_basis="1368.28", avg_entry_price="171.04"
+    )
+    fake.position("SLM", "-100", side="short", current_price="8.91", market_value="-891.00", cost_basis="-836.00")
+    return fake
+
+
+@pytest.fixture
+def alpaca_fake() -> AlpacaFake:
+    return build_alpaca_account(AlpacaFake())
+
+
+@pytest.fixture
+def alpaca_server(alpaca_fake, _http_settings):
+    with LiveServer(alpaca_fake) as server:
+        _http_settings.ALPACA_BASE_URL = server.url
+        yield server
+
+
+@pytest.fixture
+def alpaca_connection(user, alpaca_fake, alpaca_server):
+    return create_connection(
+        owner=user,
+        provider="alpaca",
+        name="My Alpaca",
+        options={"api_key_id": alpaca_fake.key_id, "api_secret_key": alpaca_fake.secret_key},
+        actor=user,
+        source="cli",
     )

@@ -2,6 +2,8 @@
 
 from tests.providers.conftest import (  # noqa: F401  (fixtures, registered by import)
     _http_settings,
+    alpaca_fake,
+    alpaca_server,
     plaid_fake,
     plaid_server,
     simplefin_fake,

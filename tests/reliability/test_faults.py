@@ -109,6 +109,51 @@ def test_simplefin_fault_at_a_chunk(user, simplefin_fake, simplefin_server, faul
     assert sync(bank, user, **window).created == 30
 
 
+def _alpaca_fault_request(category: str, page: str) -> int:
+    """How many activity requests go through untouched before the faulty one, for a page of a category.
+
+    With the history below each category has 6 pages of rows and the empty page that ends it (7 requests):
+    the trade category's first page, the non-trade category's 4th page, the non-trade category's empty end.
+    """
+    return {"first": 0, "middle": 7 + 3, "last": 7 + 6}[page]
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_alpaca_fault_at_a_page(user, alpaca_fake, alpaca_server, fault, page):
+    from tests.fakes.alpaca import rate_limited
+    from tests.providers.test_alpaca import add_history
+
+    bank = create_connection(
+        owner=user,
+        provider="alpaca",
+        options={"api_key_id": alpaca_fake.key_id, "api_secret_key": alpaca_fake.secret_key},
+        actor=user,
+        source="cli",
+    )
+    window = {"start_date": date(2026, 1, 1), "end_date": date(2026, 6, 30)}
+    sync(bank, user, **window)
+    stored = sync(bank, user, **window).unchanged
+    add_history(alpaca_fake, 560)
+    before = data_snapshot()
+    spec, code = FAULTS[fault]
+    after = _alpaca_fault_request("trade_activity", page)
+    if fault == "rate_limit_429":
+        alpaca_fake.fail_next(rate_limited(reset_in=20), path="/v2/account/activities", after=after)
+    else:
+        alpaca_fake.fail_next(path="/v2/account/activities", after=after, **spec)
+    INJECTED.append(("alpaca", page, fault))
+
+    with pytest.raises(errors.SyncError) as caught:
+        sync(bank, user, **window)
+
+    assert caught.value.code == code
+    if fault == "rate_limit_429":
+        assert 0 < caught.value.retry_after <= 20
+    assert_failed_cleanly(before, bank, code)
+    result = sync(bank, user, **window)
+    assert (result.created, result.unchanged) == (1120, stored)
+
+
 POISON_TRIGGER = {
     "postgresql": [
         """CREATE FUNCTION finsync_test_poison() RETURNS trigger AS $$ BEGIN

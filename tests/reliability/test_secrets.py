@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from sync.models import Account, Connection
+from tests.fakes.alpaca import rate_limited
 from tests.fakes.plaid import plaid_error
 from tests.providers.conftest import PLAID_TOKEN, WINDOW
 
@@ -31,7 +32,16 @@ def database_dump() -> str:
 
 
 def test_credentials_never_leak(
-    user, simplefin_fake, simplefin_server, plaid_fake, plaid_server, caplog, client, settings
+    user,
+    simplefin_fake,
+    simplefin_server,
+    plaid_fake,
+    plaid_server,
+    alpaca_fake,
+    alpaca_server,
+    caplog,
+    client,
+    settings,
 ):
     caplog.set_level(logging.DEBUG)
     access_url = simplefin_fake.access_url(simplefin_server.url)
@@ -41,6 +51,8 @@ def test_credentials_never_leak(
         access_url,
         PLAID_TOKEN,
         plaid_fake.secret,
+        alpaca_fake.key_id,
+        alpaca_fake.secret_key,
     ]
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
@@ -65,8 +77,20 @@ def test_credentials_never_leak(
         {"provider": "plaid", "name": "PL", "credentials": {"access_token": PLAID_TOKEN}},
         201,
     ).json()["id"]
+    alpaca_keys = {"api_key_id": alpaca_fake.key_id, "api_secret_key": alpaca_fake.secret_key}
+    ap = call(
+        "post", "/api/connections/", {"provider": "alpaca", "name": "AP", "credentials": alpaca_keys}, 201
+    ).json()["id"]
+    # A wrong secret at connect: refused, with a message that names neither key.
+    call(
+        "post",
+        "/api/connections/",
+        {"provider": "alpaca", "credentials": {**alpaca_keys, "api_secret_key": alpaca_fake.secret_key[::-1]}},
+        400,
+    )
+    secrets.append(alpaca_fake.secret_key[::-1])
     window = {k: v.isoformat() for k, v in WINDOW.items()}
-    for pk in (sf, pl):
+    for pk in (sf, pl, ap):
         call("post", f"/api/connections/{pk}/sync-accounts/", {}, 200)
         call("post", f"/api/connections/{pk}/sync-transactions/", window, 200)
         for account in Account.objects.filter(connection_id=pk, type="investment"):
@@ -87,12 +111,23 @@ def test_credentials_never_leak(
     call("post", f"/api/connections/{pl}/sync-accounts/", {"force": True}, 409)
     simplefin_fake.fail_next(path="/accounts", status=403)
     call("post", f"/api/connections/{sf}/sync-accounts/", {"force": True}, 409)
+    alpaca_fake.fail_next(path="/v2/account/activities", status=500, times=3)
+    call("post", f"/api/connections/{ap}/sync-transactions/", {**window, "force": True}, 502)
+    alpaca_fake.fail_next(rate_limited(), path="/v2/account/activities")
+    call("post", f"/api/connections/{ap}/sync-transactions/", {**window, "force": True}, 503)
+    alpaca_fake.fail_next(path="/v2/account/activities", status=200, body=b'[{"id": "x", "activity_type": "FILL"}]')
+    call("post", f"/api/connections/{ap}/sync-transactions/", {**window, "force": True}, 502)
+    alpaca_fake.fail_next(
+        path="/v2/account", status=401, body=b'{"code":40110000,"message":"request is not authorized"}'
+    )
+    call("post", f"/api/connections/{ap}/sync-accounts/", {"force": True}, 409)
     assert set(Connection.objects.values_list("status", flat=True)) == {"needs_reauth"}
 
     for url in (
         "/api/connections/",
         f"/api/connections/{sf}/",
         f"/api/connections/{pl}/",
+        f"/api/connections/{ap}/",
         "/api/accounts/",
         "/api/sync-runs/?page_size=500",
         "/api/audit-events/?page_size=500",
@@ -109,6 +144,9 @@ def test_credentials_never_leak(
         "/admin/sync/connection/",
         f"/admin/sync/connection/{sf}/change/",
         f"/admin/sync/connection/{pl}/change/",
+        f"/admin/sync/connection/{ap}/change/",
+        "/admin/sync/connection/add/?provider=alpaca",
+        "/admin/sync/transaction/",
         "/admin/sync/syncrun/",
         "/admin/sync/auditevent/",
         "/admin/sync/account/",
@@ -126,6 +164,7 @@ def test_credentials_never_leak(
 
     stored = json.dumps([decrypt_credentials(c.credentials_encrypted) for c in Connection.objects.all()])
     assert access_url in stored and PLAID_TOKEN in stored  # the secrets are real, and only there
+    assert alpaca_fake.key_id in stored and alpaca_fake.secret_key in stored
     haystacks = {"database": database_dump(), "logs": caplog.text, "api": "\n".join(seen), "admin": "\n".join(pages)}
     assert "sync.transactions.failed" in haystacks["database"]  # the failures were recorded...
     for where, text in haystacks.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -25,8 +26,27 @@ def _provider_fields():
     return fields
 
 
+STDIN = "-"  # a secret option given as "-" is read from standard input
+
+
+def _read_stdin_secrets(stdin, given: dict, secret_names: list[str]) -> None:
+    """Replace each secret given as "-" by the next line of `stdin`, in the order of the provider's fields.
+
+    Secrets on a command line end up in `ps` and in shell history; from standard input they do not.
+    """
+    for name in secret_names:
+        if given.get(name) != STDIN:
+            continue
+        line = stdin.readline()
+        if not line:
+            option = "--" + name.replace("_", "-")
+            raise CommandError(f"{option} is '-' but standard input has no line for it", returncode=2)
+        given[name] = line.rstrip("\r\n")
+
+
 class Command(BaseCommand):
     help = "Connect a user to a provider and print the new connection's id."
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("provider", choices=provider_slugs(), help="Provider slug.")
@@ -34,7 +54,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Display name of the connection.")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
         for option, (field, slugs) in _provider_fields().items():
-            parser.add_argument(option, dest=field.name, default=None, help=f"{field.help} ({', '.join(slugs)}).")
+            # Secrets accept "-": one line of standard input each, so they stay out of `ps` and history.
+            hint = " Give - to read it from standard input (one line per such option)." if field.secret else ""
+            parser.add_argument(option, dest=field.name, default=None, help=f"{field.help} ({', '.join(slugs)}).{hint}")
 
     @method_decorator(sensitive_variables("options", "given"))
     def handle(self, *args, provider, user, name, format, **options):
@@ -47,6 +69,8 @@ class Command(BaseCommand):
         if stray:
             names = ", ".join("--" + s.replace("_", "-") for s in stray)
             raise CommandError(f"{names} does not apply to the {provider} provider", returncode=2)
+        fields = get_provider_class(provider).connect_fields
+        _read_stdin_secrets(options.get("stdin") or sys.stdin, given, [f.name for f in fields if f.secret])
         try:
             # An operator on the server: the wide bounds (demo sizes for benchmarks).
             connection = create_connection(
