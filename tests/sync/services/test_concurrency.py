@@ -22,7 +22,7 @@ from tests.factories import ConnectionFactory
 from tests.sync import flaky  # noqa: F401
 from tests.sync.helpers import accounts, transactions
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.postgres_only
