@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection as db_connection
 
+from providers import registry
+from providers.base import Provider
 from tests.factories import ConnectionFactory, UserFactory
 
 TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
@@ -35,6 +40,25 @@ def is_postgres() -> bool:
 def _postgres_only(request):
     if request.node.get_closest_marker("postgres_only") and db_connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture
+def register_provider() -> Iterator[Callable[[type[Provider]], type[Provider]]]:
+    """`register_provider(SomeProvider)` makes a test adapter available by its slug for this test only.
+
+    The one way tests add providers: registered through `providers.registry.registered`,
+    removed when the test ends, so no test sees another's adapter.
+    """
+    with ExitStack() as stack:
+        yield lambda cls: stack.enter_context(registry.registered(cls))
+
+
+@pytest.fixture
+def flaky_provider(register_provider):
+    """The "flaky" demo provider that fails on request (tests/sync/flaky.py)."""
+    from tests.sync.flaky import FlakyProvider
+
+    return register_provider(FlakyProvider)
 
 
 @pytest.fixture

@@ -106,9 +106,8 @@ def test_failed_sync_exits_1(demo_connection):
     assert (rows[0]["status"], rows[0]["reason"]) == ("failed", "reauth_required")
 
 
-def test_partial_failure_still_reports_everything(user, demo_connection):
+def test_partial_failure_still_reports_everything(user, demo_connection, flaky_provider):
     from tests.factories import ConnectionFactory
-    from tests.sync import flaky  # noqa: F401
 
     broken = ConnectionFactory(owner=user, provider="flaky", name="Broken")
     set_config(broken, fail="transactions")

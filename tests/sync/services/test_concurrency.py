@@ -19,7 +19,6 @@ from sync.models import Connection, SyncRun, Transaction
 from sync.services.fleet import claim_next, release, run_worker
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.factories import ConnectionFactory
-from tests.sync import flaky  # noqa: F401
 from tests.sync.helpers import accounts, transactions
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_syncs_of_one_connection_run_once(user):
+def test_simultaneous_syncs_of_one_connection_run_once(user, flaky_provider):
     threads_count = 8
     connection = ConnectionFactory(owner=user, provider="flaky", config={"delay": 1.0})
     barrier = threading.Barrier(threads_count)
