@@ -18,7 +18,7 @@ from sync import errors
 from sync.models import Connection, SyncRun, Transaction
 from sync.services.fleet import claim_next, release, run_worker
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.factories import ConnectionFactory
+from tests.factories import ConnectionFactory, SyncRunFactory
 from tests.sync.helpers import accounts, transactions
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,10 +60,8 @@ def test_simultaneous_syncs_of_one_connection_run_once(user, flaky_provider):
 @pytest.mark.django_db
 def test_stale_claim_is_taken_over_after_the_lease(demo_connection, user, settings):
     settings.FINSYNC_SYNC_LEASE_SECONDS = 60
-    crashed = SyncRun.objects.create(
-        kind="accounts",
+    crashed = SyncRunFactory(
         connection=demo_connection,
-        source="cli",
         started_at=timezone.now() - timedelta(minutes=5),
         lease_expires_at=timezone.now() - timedelta(minutes=4),
     )

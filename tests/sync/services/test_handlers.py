@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sync import errors
 from sync.models import Account, AuditEvent, BalanceSnapshot, Connection, Holding, SyncRun, Transaction
-from tests.factories import ConnectionFactory
+from tests.factories import ConnectionFactory, SyncRunFactory
 from tests.sync.helpers import accounts, data_snapshot, holdings, set_config, transactions
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +182,7 @@ class TestGate:
 
 class TestClaim:
     def test_second_sync_while_one_runs_fails_fast(self, demo_connection, user):
-        other = SyncRun.objects.create(
+        other = SyncRunFactory(
             kind="transactions",
             connection=demo_connection,
             source="api",
@@ -197,29 +197,22 @@ class TestClaim:
         assert not Account.objects.exists()
 
     def test_expired_claim_is_taken_over(self, demo_connection, user):
-        stale = SyncRun.objects.create(
-            kind="accounts",
-            connection=demo_connection,
-            source="cli",
-            lease_expires_at=timezone.now() - timedelta(seconds=1),
-        )
+        stale = SyncRunFactory(connection=demo_connection, lease_expires_at=timezone.now() - timedelta(seconds=1))
         assert accounts(demo_connection, user).status == "succeeded"
         stale.refresh_from_db()
         assert (stale.status, stale.reason_code) == ("failed", "lease_expired")
 
     def test_claims_are_per_connection(self, demo_connection, user):
         other = ConnectionFactory(owner=user, name="Second bank")
-        SyncRun.objects.create(
-            kind="accounts", connection=other, source="cli", lease_expires_at=timezone.now() + timedelta(minutes=10)
-        )
+        SyncRunFactory(connection=other, lease_expires_at=timezone.now() + timedelta(minutes=10))
         assert accounts(demo_connection, user).status == "succeeded"
 
     def test_database_refuses_two_running_runs(self, demo_connection):
         from django.db import IntegrityError, transaction
 
-        SyncRun.objects.create(kind="accounts", connection=demo_connection, source="cli")
+        SyncRunFactory(kind="accounts", connection=demo_connection)
         with pytest.raises(IntegrityError), transaction.atomic():
-            SyncRun.objects.create(kind="holdings", connection=demo_connection, source="cli")
+            SyncRunFactory(kind="holdings", connection=demo_connection)
 
 
 class TestFailures:
