@@ -143,6 +143,7 @@ def test_sync_bad_usage_exits_2(demo_connection, args):
     assert "\n" not in message.strip()
 
 
+@pytest.mark.slow
 def test_real_process_exit_codes(tmp_path, live_database_url):
     """The commands as an operator runs them: a separate process, exit codes, stdout."""
     env = {**os.environ, "DATABASE_URL": live_database_url, "FINSYNC_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY}

@@ -772,6 +772,7 @@ ROW_CHANGES = st.lists(
 )
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ROW_CHANGES)
 def test_fast_path_never_disagrees_with_the_careful_readers(changes):

@@ -109,6 +109,7 @@ def test_fleet_claim_is_exclusive_and_expires(user, settings):
     assert Connection.objects.get(pk=connection.pk).claimed_until is None
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 @pytest.mark.timeout(300)
 @pytest.mark.django_db

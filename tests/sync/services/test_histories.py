@@ -169,6 +169,7 @@ class BankHistory(RuleBasedStateMachine):
                 assert row.notes == notes and row.replaces is not None
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_random_histories_match_the_provider(capsys, register_provider):
     register_provider(ScriptedProvider)
