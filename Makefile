@@ -3,8 +3,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PG_URL = $$(scripts/start-postgres.sh)
+SQLITE_URL = sqlite:///$(CURDIR)/test-default.sqlite3
+# run or skip the database-free tests in the PostgreSQL pass (`make test` skips them there: see below)
+PG_DB_FREE_TESTS ?= run
 
-.PHONY: demo test test-postgres test-sqlite lint browser run bench clean
+.PHONY: demo test test-fast test-postgres test-sqlite lint browser run bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +30,15 @@ demo: $(VENV)/.runtime .env
 run: $(VENV)/.runtime .env
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-## test: ruff, then the whole suite on PostgreSQL and on SQLite
+## test: ruff, then the whole suite on PostgreSQL and on SQLite (database-free tests once, on SQLite)
 test: lint browser test-postgres test-sqlite
+# Tests that touch no database answer the same on both: the PostgreSQL pass of `make test` leaves
+# them out (FINSYNC_DB_FREE_TESTS, tests/conftest.py) and the SQLite pass runs them.
+test: PG_DB_FREE_TESTS = skip
+
+## test-fast: ruff, then the suite on SQLite without the slow and browser tests (the edit-test loop)
+test-fast: lint
+	DATABASE_URL=$(SQLITE_URL) $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not browser"
 
 ## browser: Debian's Chromium for the end-to-end admin tests (installed when missing)
 browser:
@@ -40,10 +50,10 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/lint-imports --no-cache
 
 test-postgres: $(VENV)/.dev
-	DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -p no:cacheprovider
+	FINSYNC_DB_FREE_TESTS=$(PG_DB_FREE_TESTS) DATABASE_URL=$(PG_URL) $(PY) -m pytest -q -p no:cacheprovider
 
 test-sqlite: $(VENV)/.dev
-	DATABASE_URL=sqlite:///$(CURDIR)/test-default.sqlite3 $(PY) -m pytest -q -p no:cacheprovider
+	DATABASE_URL=$(SQLITE_URL) $(PY) -m pytest -q -p no:cacheprovider
 
 ## bench: the sync benchmark (100,000 rows) on PostgreSQL and SQLite; writes benchmarks/RESULTS.md
 bench: $(VENV)/.dev

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from providers.base import Provider
 
 _REGISTRY: dict[str, type[Provider]] = {}
@@ -13,6 +16,23 @@ def register(cls: type[Provider]) -> type[Provider]:
         raise ValueError(f"provider slug {cls.slug!r} is already registered")
     _REGISTRY[cls.slug] = cls
     return cls
+
+
+def unregister(slug: str) -> None:
+    """Remove the adapter registered under `slug`; nothing happens when there is none."""
+    _REGISTRY.pop(slug, None)
+
+
+@contextmanager
+def registered(cls: type[Provider]) -> Iterator[type[Provider]]:
+    """Make `cls` available under its `slug` for the duration of the block (tests, plug-ins), then remove it."""
+    # Built-ins first, so that an adapter reusing a built-in slug is refused now rather than shadowed later.
+    _load_builtin()
+    register(cls)
+    try:
+        yield cls
+    finally:
+        unregister(cls.slug)
 
 
 def get_provider_class(slug: str) -> type[Provider]:

@@ -3,13 +3,39 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection as db_connection
 
+from providers import registry
+from providers.base import Provider
 from tests.factories import ConnectionFactory, UserFactory
 
 TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+# Fixtures that reach the test database or depend on which kind it is. A test whose fixture
+# closure (item.fixturenames) holds none of them, with no django_db or postgres_only marker,
+# is database-free: it gives the same answer on PostgreSQL and SQLite.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+        "client",
+        "admin_client",
+        "admin_user",
+        "async_client",
+        "django_user_model",
+        "is_postgres",
+        "live_database_url",
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +63,25 @@ def is_postgres() -> bool:
 def _postgres_only(request):
     if request.node.get_closest_marker("postgres_only") and db_connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture
+def register_provider() -> Iterator[Callable[[type[Provider]], type[Provider]]]:
+    """`register_provider(SomeProvider)` makes a test adapter available by its slug for this test only.
+
+    The one way tests add providers: registered through `providers.registry.registered`,
+    removed when the test ends, so no test sees another's adapter.
+    """
+    with ExitStack() as stack:
+        yield lambda cls: stack.enter_context(registry.registered(cls))
+
+
+@pytest.fixture
+def flaky_provider(register_provider):
+    """The "flaky" demo provider that fails on request (tests/sync/flaky.py)."""
+    from tests.sync.flaky import FlakyProvider
+
+    return register_provider(FlakyProvider)
 
 
 @pytest.fixture
@@ -96,3 +141,42 @@ def pytest_configure(config):
 
     # The flush between transactional tests empties the audit table (SQLite trigger, migration 0003).
     dbguard.allow_purge_everywhere(True)
+
+
+_DB_FREE_DESELECTED = pytest.StashKey[int]()
+
+
+def is_database_free(item: pytest.Item) -> bool:
+    """True when `item` touches no database: no django_db/postgres_only marker, no database fixture."""
+    if item.get_closest_marker("django_db") or item.get_closest_marker("postgres_only"):
+        return False
+    return DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config, items):
+    """With FINSYNC_DB_FREE_TESTS=skip, leave out the database-free tests.
+
+    `make test` runs the suite once per database; the database-free tests (mapping
+    properties, charts, the spool, ...) answer the same on both, so its PostgreSQL
+    pass sets this and they run once, in the SQLite pass. Read here, not at import.
+    """
+    mode = os.environ.get("FINSYNC_DB_FREE_TESTS", "run")
+    if mode not in ("run", "skip"):
+        raise pytest.UsageError(f"FINSYNC_DB_FREE_TESTS must be 'run' or 'skip', not {mode!r}")
+    if mode == "run":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if is_database_free(item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    config.stash[_DB_FREE_DESELECTED] = len(dropped)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    deselected = config.stash.get(_DB_FREE_DESELECTED, None)
+    if deselected is not None:
+        terminalreporter.write_line(
+            f"FINSYNC_DB_FREE_TESTS=skip: deselected {deselected} database-free tests (they run in the other pass)"
+        )

@@ -4,6 +4,7 @@ service, so their credentials are encrypted exactly as in production."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
@@ -50,3 +51,54 @@ class ConnectionFactory(factory.Factory):
         return connection
 
     _build = _create
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    """An account of a (new, by default) demo connection, as a sync would have stored it."""
+
+    class Meta:
+        model = "sync.Account"
+
+    connection = factory.SubFactory(ConnectionFactory)
+    provider_account_id = factory.Sequence(lambda n: f"acct-{n}")
+    name = factory.Sequence(lambda n: f"Account {n}")
+
+
+class TransactionFactory(factory.django.DjangoModelFactory):
+    """A posted transaction on the pinned demo day."""
+
+    class Meta:
+        model = "sync.Transaction"
+
+    account = factory.SubFactory(AccountFactory)
+    provider_transaction_id = factory.Sequence(lambda n: f"tx-{n}")
+    posted_date = DEMO_TODAY
+    amount = Decimal("-12.34")
+    description = "Coffee"
+
+
+class HoldingFactory(factory.django.DjangoModelFactory):
+    """A position in an investment account."""
+
+    class Meta:
+        model = "sync.Holding"
+
+    account = factory.SubFactory(AccountFactory, type="investment")
+    provider_holding_id = factory.Sequence(lambda n: f"hold-{n}")
+    symbol = "VTI"
+    quantity = Decimal("10")
+
+
+class SyncRunFactory(factory.django.DjangoModelFactory):
+    """A sync run row; `running` (the model's default status) unless told otherwise.
+
+    A running run is the connection's claim (one per connection in the database); give
+    `lease_expires_at` in the future for a live claim, in the past for a crashed one.
+    """
+
+    class Meta:
+        model = "sync.SyncRun"
+
+    connection = factory.SubFactory(ConnectionFactory)
+    kind = "accounts"
+    source = "cli"

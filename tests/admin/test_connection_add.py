@@ -9,7 +9,6 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from providers import registry
 from providers.base import ConnectionSetup, CredentialField, Provider
 from providers.errors import ProviderCredentialsInvalid
 from sync.crypto import decrypt_credentials
@@ -45,9 +44,8 @@ class VaultProvider(Provider):
 
 
 @pytest.fixture
-def vault(monkeypatch):
-    registry.provider_slugs()  # load the built-in adapters first
-    monkeypatch.setitem(registry._REGISTRY, "vault", VaultProvider)
+def vault(register_provider):
+    return register_provider(VaultProvider)
 
 
 def test_add_starts_by_choosing_a_provider(operator_client, vault):

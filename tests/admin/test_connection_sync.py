@@ -12,7 +12,7 @@ from django.utils import timezone
 from sync.crypto import encrypt_credentials
 from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
 from tests.admin.helpers import change_url, changelist_url, messages_of, run_action, sync_url
-from tests.factories import ConnectionFactory
+from tests.factories import ConnectionFactory, SyncRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -152,13 +152,7 @@ def test_rejected_credentials_are_reported(operator_client, live_connection):
 
 
 def test_a_running_sync_is_reported_as_already_syncing(operator_client, live_connection):
-    SyncRun.objects.create(
-        kind="accounts",
-        connection=live_connection,
-        source="cli",
-        status="running",
-        lease_expires_at=timezone.now() + timedelta(minutes=5),
-    )
+    SyncRunFactory(connection=live_connection, status="running", lease_expires_at=timezone.now() + timedelta(minutes=5))
     response = run_action(operator_client, "connection", "sync_accounts", [live_connection.pk])
     [message] = messages_of(response)
     assert message.startswith("Alice bank (demo): Accounts sync failed: Already syncing (")

@@ -9,7 +9,6 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from providers import registry
 from tests.api.failing_provider import FailingProvider
 
 WINDOW = {"start_date": "2026-05-01", "end_date": "2026-06-15"}
@@ -65,8 +64,6 @@ def synced_connection(alice, demo_connection):
 
 
 @pytest.fixture
-def failing_provider():
+def failing_provider(register_provider):
     """A registered adapter whose fetches fail with the error named in its config (see failing_provider.py)."""
-    registry.register(FailingProvider)
-    yield FailingProvider
-    registry._REGISTRY.pop(FailingProvider.slug, None)
+    return register_provider(FailingProvider)

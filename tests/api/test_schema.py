@@ -118,6 +118,7 @@ def api_schema():
     return schemathesis.openapi.from_dict(raw)
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     api_schema, settings_override, user, synced_connection
 ):

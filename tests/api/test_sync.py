@@ -11,7 +11,7 @@ from django.utils import timezone
 from sync.crypto import encrypt_credentials
 from sync.models import AuditEvent, Connection, SyncRun, Transaction
 from tests.api.conftest import WINDOW
-from tests.factories import ConnectionFactory
+from tests.factories import ConnectionFactory, SyncRunFactory
 
 
 def sync_url(connection, kind: str) -> str:
@@ -173,11 +173,9 @@ def test_needs_reauth_is_409_reauth_required(alice, demo_connection):
 
 
 def test_a_running_sync_is_409_sync_in_progress(alice, user, demo_connection):
-    SyncRun.objects.create(
-        kind="accounts",
+    SyncRunFactory(
         connection=demo_connection,
         actor=user,
-        source="cli",
         status=SyncRun.Status.RUNNING,
         lease_expires_at=timezone.now() + timedelta(minutes=10),
     )

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.fakes.plaid import PlaidFake, plaid_error
 from tests.fakes.server import LiveServer
@@ -56,6 +58,7 @@ class Site:
             return sorted(db.execute(sql).fetchall())
 
 
+@pytest.mark.slow
 def test_new_user_connects_and_syncs_simplefin_and_plaid(tmp_path):
     fake = build_simplefin_bank(SimpleFINFake())
     plaid = PlaidFake()

@@ -202,6 +202,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_parse_json_matches_the_json_module_on_any_document(value):

@@ -438,7 +438,6 @@ def test_settings_are_required_and_https_enforced(plaid_connection, user, settin
 # --- the fake speaks Plaid's schema ----------------------------------------------------
 
 
-@pytest.mark.skipif(not plaid_schema.available(), reason="the Plaid OpenAPI reference is not present")
 def test_fake_responses_validate_against_the_openapi_schema(plaid_connection, user, plaid_fake):
     item = plaid_fake.items[PLAID_TOKEN]
     item.remove("pend-5", "acc-chk")
@@ -776,6 +775,7 @@ ROW_CHANGES = st.lists(
 )
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ROW_CHANGES)
 def test_fast_path_never_disagrees_with_the_careful_readers(changes):

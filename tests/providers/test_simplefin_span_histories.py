@@ -199,6 +199,7 @@ def stored(bank) -> list[tuple]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_syncing_with_spans_equals_syncing_every_row(capsys, _http_settings):
     run_state_machine_as_test(

@@ -31,6 +31,7 @@ def database_dump() -> str:
     return json.dumps(rows, default=str)
 
 
+@pytest.mark.slow
 def test_credentials_never_leak(
     user,
     simplefin_fake,

@@ -5,7 +5,8 @@ It is the real demo provider with one addition: `config["fail"]` names a fetch
 a test can make a provider fail exactly where it wants. `bad_row` makes the
 last account's transactions carry an invalid currency, so the failure happens
 inside the apply, after other accounts' rows were written. `delay` makes every
-fetch take that many seconds, so concurrent syncs overlap.
+fetch take that many seconds, so concurrent syncs overlap. Tests get it registered
+through the `flaky_provider` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import replace
 
 from providers import errors
 from providers.demo import DemoProvider
-from providers.registry import register
 
 FAILURES = {
     "unavailable": lambda: errors.ProviderUnavailable("the bank is not answering"),
@@ -25,7 +25,6 @@ FAILURES = {
 }
 
 
-@register
 class FlakyProvider(DemoProvider):
     slug = "flaky"
     display_name = "Flaky demo bank"

@@ -19,10 +19,8 @@ from providers.base import (
     TransactionData,
     TransactionsResult,
 )
-from providers.registry import register
 
 
-@register
 class ScriptedProvider(Provider):
     slug = "scripted"
     display_name = "Scripted bank"

@@ -11,7 +11,6 @@ from sync.crypto import decrypt_credentials
 from sync.models import AuditEvent, AuditLogIsAppendOnly, Connection, SyncRun
 from sync.services.connections import disconnect_connection, rotate_all_credentials
 from tests.factories import ConnectionFactory
-from tests.sync import flaky  # noqa: F401
 from tests.sync.helpers import accounts, set_config, transactions
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +53,7 @@ def test_other_user_cannot_disconnect(demo_connection, other_user):
     assert demo_connection.status == "active"
 
 
-def test_every_outcome_leaves_a_run_and_events(user):
+def test_every_outcome_leaves_a_run_and_events(user, flaky_provider):
     connection = ConnectionFactory(owner=user, provider="flaky")
     accounts(connection, user)  # succeeded
     accounts(connection, user)  # skipped
@@ -72,7 +71,7 @@ def test_every_outcome_leaves_a_run_and_events(user):
         assert names == {f"sync.{run.kind}.attempted", f"sync.{run.kind}.{run.status}"}
 
 
-def test_credentials_are_encrypted_and_never_audited(user):
+def test_credentials_are_encrypted_and_never_audited(user, flaky_provider):
     connection = ConnectionFactory(owner=user, provider="flaky")
     token = decrypt_credentials(connection.credentials_encrypted)["token"]
     assert token.startswith("demo-") and token not in connection.credentials_encrypted

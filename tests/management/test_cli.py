@@ -106,9 +106,8 @@ def test_failed_sync_exits_1(demo_connection):
     assert (rows[0]["status"], rows[0]["reason"]) == ("failed", "reauth_required")
 
 
-def test_partial_failure_still_reports_everything(user, demo_connection):
+def test_partial_failure_still_reports_everything(user, demo_connection, flaky_provider):
     from tests.factories import ConnectionFactory
-    from tests.sync import flaky  # noqa: F401
 
     broken = ConnectionFactory(owner=user, provider="flaky", name="Broken")
     set_config(broken, fail="transactions")
@@ -144,6 +143,7 @@ def test_sync_bad_usage_exits_2(demo_connection, args):
     assert "\n" not in message.strip()
 
 
+@pytest.mark.slow
 def test_real_process_exit_codes(tmp_path, live_database_url):
     """The commands as an operator runs them: a separate process, exit codes, stdout."""
     env = {**os.environ, "DATABASE_URL": live_database_url, "FINSYNC_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY}

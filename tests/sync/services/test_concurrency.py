@@ -18,16 +18,15 @@ from sync import errors
 from sync.models import Connection, SyncRun, Transaction
 from sync.services.fleet import claim_next, release, run_worker
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.factories import ConnectionFactory
-from tests.sync import flaky  # noqa: F401
+from tests.factories import ConnectionFactory, SyncRunFactory
 from tests.sync.helpers import accounts, transactions
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_syncs_of_one_connection_run_once(user):
+def test_simultaneous_syncs_of_one_connection_run_once(user, flaky_provider):
     threads_count = 8
     connection = ConnectionFactory(owner=user, provider="flaky", config={"delay": 1.0})
     barrier = threading.Barrier(threads_count)
@@ -61,10 +60,8 @@ def test_simultaneous_syncs_of_one_connection_run_once(user):
 @pytest.mark.django_db
 def test_stale_claim_is_taken_over_after_the_lease(demo_connection, user, settings):
     settings.FINSYNC_SYNC_LEASE_SECONDS = 60
-    crashed = SyncRun.objects.create(
-        kind="accounts",
+    crashed = SyncRunFactory(
         connection=demo_connection,
-        source="cli",
         started_at=timezone.now() - timedelta(minutes=5),
         lease_expires_at=timezone.now() - timedelta(minutes=4),
     )
@@ -112,6 +109,7 @@ def test_fleet_claim_is_exclusive_and_expires(user, settings):
     assert Connection.objects.get(pk=connection.pk).claimed_until is None
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 @pytest.mark.timeout(300)
 @pytest.mark.django_db

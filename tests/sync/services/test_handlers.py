@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from sync import errors
 from sync.models import Account, AuditEvent, BalanceSnapshot, Connection, Holding, SyncRun, Transaction
-from tests.factories import ConnectionFactory
-from tests.sync import flaky  # noqa: F401  (registers the "flaky" provider)
+from tests.factories import ConnectionFactory, SyncRunFactory
 from tests.sync.helpers import accounts, data_snapshot, holdings, set_config, transactions
 
 pytestmark = pytest.mark.django_db
@@ -173,7 +172,7 @@ class TestGate:
         settings.FINSYNC_MIN_SYNC_INTERVAL = 0
         assert accounts(demo_connection, user).status == "succeeded"
 
-    def test_failed_sync_does_not_arm_the_gate(self, user):
+    def test_failed_sync_does_not_arm_the_gate(self, user, flaky_provider):
         connection = ConnectionFactory(owner=user, provider="flaky", config={"as_of": "2026-06-15", "fail": "accounts"})
         with pytest.raises(errors.ProviderUnavailable):
             accounts(connection, user)
@@ -183,7 +182,7 @@ class TestGate:
 
 class TestClaim:
     def test_second_sync_while_one_runs_fails_fast(self, demo_connection, user):
-        other = SyncRun.objects.create(
+        other = SyncRunFactory(
             kind="transactions",
             connection=demo_connection,
             source="api",
@@ -198,29 +197,22 @@ class TestClaim:
         assert not Account.objects.exists()
 
     def test_expired_claim_is_taken_over(self, demo_connection, user):
-        stale = SyncRun.objects.create(
-            kind="accounts",
-            connection=demo_connection,
-            source="cli",
-            lease_expires_at=timezone.now() - timedelta(seconds=1),
-        )
+        stale = SyncRunFactory(connection=demo_connection, lease_expires_at=timezone.now() - timedelta(seconds=1))
         assert accounts(demo_connection, user).status == "succeeded"
         stale.refresh_from_db()
         assert (stale.status, stale.reason_code) == ("failed", "lease_expired")
 
     def test_claims_are_per_connection(self, demo_connection, user):
         other = ConnectionFactory(owner=user, name="Second bank")
-        SyncRun.objects.create(
-            kind="accounts", connection=other, source="cli", lease_expires_at=timezone.now() + timedelta(minutes=10)
-        )
+        SyncRunFactory(connection=other, lease_expires_at=timezone.now() + timedelta(minutes=10))
         assert accounts(demo_connection, user).status == "succeeded"
 
     def test_database_refuses_two_running_runs(self, demo_connection):
         from django.db import IntegrityError, transaction
 
-        SyncRun.objects.create(kind="accounts", connection=demo_connection, source="cli")
+        SyncRunFactory(kind="accounts", connection=demo_connection)
         with pytest.raises(IntegrityError), transaction.atomic():
-            SyncRun.objects.create(kind="holdings", connection=demo_connection, source="cli")
+            SyncRunFactory(kind="holdings", connection=demo_connection)
 
 
 class TestFailures:
@@ -232,7 +224,7 @@ class TestFailures:
             ("bad_response", errors.ProviderBadResponse, "provider_bad_response"),
         ],
     )
-    def test_provider_failure_leaves_data_untouched(self, user, fail_with, error, code):
+    def test_provider_failure_leaves_data_untouched(self, user, flaky_provider, fail_with, error, code):
         connection = ConnectionFactory(owner=user, provider="flaky", config={"as_of": "2026-06-15"})
         accounts(connection, user)
         transactions(connection, user)
@@ -258,7 +250,7 @@ class TestFailures:
         connection.refresh_from_db()
         assert connection.last_error_code == ""
 
-    def test_failure_mid_apply_rolls_back_earlier_accounts(self, user):
+    def test_failure_mid_apply_rolls_back_earlier_accounts(self, user, flaky_provider):
         connection = ConnectionFactory(owner=user, provider="flaky", config={"as_of": "2026-06-15", "bad_row": True})
         accounts(connection, user)
         before = data_snapshot()
@@ -271,7 +263,7 @@ class TestFailures:
         assert not Transaction.objects.exists()
         assert SyncRun.objects.get(pk=caught.value.sync_run_id).status == "failed"
 
-    def test_auth_failure_marks_connection_needs_reauth(self, user):
+    def test_auth_failure_marks_connection_needs_reauth(self, user, flaky_provider):
         connection = ConnectionFactory(owner=user, provider="flaky", config={"fail": "accounts", "fail_with": "auth"})
         with pytest.raises(errors.ReauthRequired):
             accounts(connection, user)

@@ -15,7 +15,7 @@ from providers.base import TransactionData, TransactionsResult
 from sync.apply import transactions as transaction_apply
 from sync.apply.sql import new_ids
 from sync.models import Account, Transaction
-from tests.factories import ConnectionFactory
+from tests.factories import AccountFactory, ConnectionFactory
 from tests.sync.helpers import accounts, transactions
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,7 @@ WINDOW = (date(2026, 6, 1), date(2026, 6, 15))
 
 
 def _account(user) -> Account:
-    bank = ConnectionFactory(owner=user)
-    return Account.objects.create(connection=bank, provider_account_id="acct-1", name="Checking")
+    return AccountFactory(connection__owner=user, provider_account_id="acct-1", name="Checking")
 
 
 def _row(transaction_id: str, amount: str, **fields) -> TransactionData:

@@ -12,6 +12,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the script makes its own databases: run it once per suite")
 def test_quick_benchmark_prints_the_table_and_ratios(tmp_path):
     results = tmp_path / "RESULTS.md"

@@ -21,8 +21,8 @@ from hypothesis.stateful import (
 from sync.models import Account, Transaction
 from sync.services.connections import create_connection
 from tests.factories import UserFactory
-from tests.sync import scripted  # noqa: F401  (registers the "scripted" provider)
 from tests.sync.helpers import accounts, transactions
+from tests.sync.scripted import ScriptedProvider
 
 WINDOW = {"start_date": date(2026, 1, 1), "end_date": date(2026, 12, 31)}
 STATS = {"histories": 0, "steps": 0, "syncs": 0}
@@ -169,8 +169,10 @@ class BankHistory(RuleBasedStateMachine):
                 assert row.notes == notes and row.replaces is not None
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
-def test_random_histories_match_the_provider(capsys):
+def test_random_histories_match_the_provider(capsys, register_provider):
+    register_provider(ScriptedProvider)
     run_state_machine_as_test(
         BankHistory,
         settings=settings(
