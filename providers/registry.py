@@ -28,4 +28,4 @@ def provider_slugs() -> list[str]:
 
 def _load_builtin() -> None:
     # Imported lazily so that importing the registry stays cheap and cycle-free.
-    from providers import demo, plaid, simplefin  # noqa: F401
+    from providers import demo, ofx, plaid, simplefin  # noqa: F401
