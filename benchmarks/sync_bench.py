@@ -334,6 +334,7 @@ def _child_env(db_url: str, server_url: str = "") -> dict:
         DATABASE_URL=db_url,
         DJANGO_SETTINGS_MODULE="finsync_project.settings",
         FINSYNC_ALLOW_HTTP_PROVIDERS="1",
+        FINSYNC_ALLOW_PRIVATE_PROVIDER_HOSTS="1",
         FINSYNC_HTTP_READ_TIMEOUT="300",
         FINSYNC_HTTP_MAX_PAGES="100000",  # Plaid: 2,000 pages of 500 at 1,000,000 rows
         FINSYNC_MAX_SYNC_DAYS=str(DAYS),

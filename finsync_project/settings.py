@@ -189,6 +189,13 @@ FINSYNC_HTTP_MAX_RETRIES = env.int("FINSYNC_HTTP_MAX_RETRIES", default=2)
 FINSYNC_HTTP_BACKOFF_SECONDS = env.float("FINSYNC_HTTP_BACKOFF_SECONDS", default=0.5)
 FINSYNC_HTTP_MAX_RESPONSE_BYTES = env.int("FINSYNC_HTTP_MAX_RESPONSE_BYTES", default=64 * 1024 * 1024)
 FINSYNC_HTTP_MAX_PAGES = env.int("FINSYNC_HTTP_MAX_PAGES", default=2000)
+# User-supplied and provider-returned URLs (SimpleFIN) may reach public hosts only, unless this is set (dev, tests).
+FINSYNC_ALLOW_PRIVATE_PROVIDER_HOSTS = env.bool("FINSYNC_ALLOW_PRIVATE_PROVIDER_HOSTS", default=False)
+# API connect attempts (create, reconnect) per user ("N/second|minute|hour|day"); past it: 429 with Retry-After.
+FINSYNC_CONNECT_THROTTLE_RATE = env.str("FINSYNC_CONNECT_THROTTLE_RATE", default="20/hour")
+# Bounds of a demo connection made through the API or the admin (transactions: all accounts together).
+FINSYNC_DEMO_MAX_TRANSACTIONS = env.int("FINSYNC_DEMO_MAX_TRANSACTIONS", default=20_000)
+FINSYNC_DEMO_MAX_ACCOUNTS = env.int("FINSYNC_DEMO_MAX_ACCOUNTS", default=10)
 
 # --- Deployment safety (logins, HTTPS, shared cache) -----------------------
 # Failed logins (admin, the API's session login) are counted by django-axes in the

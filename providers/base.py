@@ -218,6 +218,9 @@ class CredentialField:
     help: str
     secret: bool = True
     required: bool = True
+    # "text": a string; "integer": a whole number, given as a number or as digits.
+    kind: Literal["text", "integer"] = "text"
+    max_length: int = 4096
 
 
 class Provider:
@@ -238,8 +241,15 @@ class Provider:
         self.config = dict(config)
 
     @classmethod
-    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
-        """Turn connect inputs into stored credentials and config (may call the provider)."""
+    def connect(cls, options: Mapping[str, Any], *, wide_bounds: bool = False) -> ConnectionSetup:
+        """Turn connect inputs into stored credentials and config (may call the provider).
+
+        `options` hold only declared `connect_fields`, each a string or (for
+        `kind="integer"`) a whole number, already bounded in length by the
+        connection service. `wide_bounds` asks for the operator's bounds (the
+        CLI) instead of the deployment's self-service limits (API, admin).
+        A ProviderConfigError names the input it is about in `field`.
+        """
         raise NotImplementedError
 
     def fetch_accounts(self) -> AccountsResult:

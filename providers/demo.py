@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+
 from providers.base import (
     AccountData,
     AccountsResult,
@@ -80,13 +82,19 @@ def _int_option(options: Mapping[str, Any], name: str, default: int, low: int, h
     value = options.get(name)
     if value in (None, ""):
         return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ProviderConfigError(f"{name} must be a whole number", field=name)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ProviderConfigError(f"{name} must be a whole number") from None
+        raise ProviderConfigError(f"{name} must be a whole number", field=name) from None
     if not low <= number <= high:
-        raise ProviderConfigError(f"{name} must be between {low} and {high}")
+        raise ProviderConfigError(f"{name} must be between {low} and {high}", field=name)
     return number
+
+
+def _limit(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
 
 
 @register
@@ -97,24 +105,60 @@ class DemoProvider(Provider):
     display_name = "Demo bank (synthetic data)"
     capabilities = Capabilities(accounts=True, transactions=True, holdings=True)
     connect_fields = (
-        CredentialField(name="seed", help="Seed of the synthetic data", secret=False, required=False),
-        CredentialField(name="accounts", help="Number of accounts (1-1000)", secret=False, required=False),
         CredentialField(
-            name="transactions_per_account",
-            help="Transactions per account over the history (0-10,000,000)",
+            name="seed", help="Seed of the synthetic data", secret=False, required=False, kind="integer", max_length=40
+        ),
+        CredentialField(
+            name="accounts",
+            help="Number of accounts (1-10 through the API and admin, 1-1000 from the CLI)",
             secret=False,
             required=False,
+            kind="integer",
+            max_length=40,
         ),
-        CredentialField(name="history_days", help="Days of history (1-3650)", secret=False, required=False),
+        CredentialField(
+            name="transactions_per_account",
+            help="Transactions per account over the history (all accounts together at most 20,000 through the "
+            "API and admin; 0-10,000,000 per account from the CLI)",
+            secret=False,
+            required=False,
+            kind="integer",
+            max_length=40,
+        ),
+        CredentialField(
+            name="history_days",
+            help="Days of history (1-3650)",
+            secret=False,
+            required=False,
+            kind="integer",
+            max_length=40,
+        ),
     )
 
     @classmethod
-    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
+    def connect(cls, options: Mapping[str, Any], *, wide_bounds: bool = False) -> ConnectionSetup:
+        """The demo's config from its options; without `wide_bounds` (API, admin) the deployment's caps apply.
+
+        FINSYNC_DEMO_MAX_ACCOUNTS and FINSYNC_DEMO_MAX_TRANSACTIONS (accounts x
+        transactions per account) keep a self-service demo connection from
+        filling the disk; an operator's `manage.py connect demo` keeps the wide
+        bounds, for benchmarks.
+        """
         history_days = _int_option(options, "history_days", 120, 1, 3650)
+        max_accounts = 1000 if wide_bounds else _limit("FINSYNC_DEMO_MAX_ACCOUNTS", 10)
+        accounts = _int_option(options, "accounts", 3, 1, max_accounts)
+        per_account = _int_option(options, "transactions_per_account", 90, 0, 10_000_000)
+        if not wide_bounds:
+            total = _limit("FINSYNC_DEMO_MAX_TRANSACTIONS", 20_000)
+            if accounts * per_account > total:
+                raise ProviderConfigError(
+                    f"transactions_per_account x accounts must be at most {total} (here {per_account} x {accounts})",
+                    field="transactions_per_account",
+                )
         config = {
             "seed": _int_option(options, "seed", 42, 0, 2**31 - 1),
-            "accounts": _int_option(options, "accounts", 3, 1, 1000),
-            "transactions_per_account": _int_option(options, "transactions_per_account", 90, 0, 10_000_000),
+            "accounts": accounts,
+            "transactions_per_account": per_account,
             "history_days": history_days,
             "history_start": (datetime.now(UTC).date() - timedelta(days=history_days - 1)).isoformat(),
         }

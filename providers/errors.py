@@ -12,10 +12,12 @@ class ProviderError(Exception):
 
     code = "provider_unavailable"
 
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        # The connect input the error is about (a `connect_fields` name), when there is one.
+        self.field = field
 
 
 class ProviderUnavailable(ProviderError):

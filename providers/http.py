@@ -36,6 +36,7 @@ import msgspec
 import requests
 from django.conf import settings
 
+from providers import netguard
 from providers.base import Provider
 from providers.errors import (
     ProviderAuthError,
@@ -104,13 +105,28 @@ def strip_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), auth
 
 
-def require_safe_scheme(url: str, what: str) -> None:
-    """Refuse anything but https (and http when FINSYNC_ALLOW_HTTP_PROVIDERS is set)."""
+def require_safe_scheme(url: str, what: str, *, field: str | None = None) -> None:
+    """Refuse anything but a well-formed https URL (and http when FINSYNC_ALLOW_HTTP_PROVIDERS is set).
+
+    Well-formed: it parses, names a host, and its port (if any) is a number in
+    1-65535. Messages name `what`, never the URL (it may carry a password);
+    `field` is the connect input the error is reported on.
+    """
+    if not isinstance(url, str):
+        raise ProviderConfigError(f"{what} must be text", field=field)
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ProviderConfigError(f"{what} contains spaces or control characters", field=field)
     try:
         parts = urlsplit(url)
         valid_host = bool(parts.hostname)
     except ValueError:
-        raise ProviderConfigError(f"{what} is not a valid URL") from None
+        raise ProviderConfigError(f"{what} is not a valid URL", field=field) from None
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or (port is None and parts.netloc.rsplit("@", 1)[-1].endswith(":")):
+        raise ProviderConfigError(f"{what} has a port that is not a number between 1 and 65535", field=field)
     scheme = (parts.scheme or "").lower()
     if scheme == "https" and valid_host:
         return
@@ -118,9 +134,9 @@ def require_safe_scheme(url: str, what: str) -> None:
         if _setting("FINSYNC_ALLOW_HTTP_PROVIDERS", False):
             return
         raise ProviderConfigError(
-            f"{what} must use https (plain http is allowed only with FINSYNC_ALLOW_HTTP_PROVIDERS)"
+            f"{what} must use https (plain http is allowed only with FINSYNC_ALLOW_HTTP_PROVIDERS)", field=field
         )
-    raise ProviderConfigError(f"{what} is not an http(s) URL")
+    raise ProviderConfigError(f"{what} is not an http(s) URL", field=field)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:
@@ -191,9 +207,32 @@ class ProviderHTTP:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "FinSync/0.1"
         self.requests_made = 0
+        # Requests to user-supplied URLs go through their own session, pinned to the address
+        # each request checked (netguard); created on first use.
+        self._pinned_session: requests.Session | None = None
 
     def close(self) -> None:
         self.session.close()
+        if self._pinned_session is not None:
+            self._pinned_session.close()
+
+    def _session_for(self, url: str, what: str, public_only: bool) -> requests.Session:
+        """The session to send `url` with: for a user-supplied URL, one pinned to its checked public address."""
+        if not public_only or netguard.private_hosts_allowed():
+            return self.session
+        target = netguard.resolve_public(url, what)  # HostRefused: nothing is sent
+        if self._pinned_session is None:
+            self._pinned_session = requests.Session()
+            self._pinned_session.headers["User-Agent"] = "FinSync/0.1"
+            # No proxies or .netrc from the environment: the request goes to the checked address only.
+            self._pinned_session.trust_env = False
+        current = self._pinned_session.get_adapter("https://")
+        if not isinstance(current, netguard.PinnedAdapter) or current.target != target:
+            adapter = netguard.PinnedAdapter(target)
+            for prefix in ("https://", "http://"):
+                self._pinned_session.mount(prefix, adapter)
+            current.close()  # the pools of the previous address
+        return self._pinned_session
 
     def request(
         self,
@@ -207,11 +246,15 @@ class ProviderHTTP:
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         what: str = "the provider URL",
+        public_only: bool = False,
     ) -> HttpResponse:
         """Send one request (retried when `idempotent`) and read the whole body.
 
         Returns the final response whatever its status; callers map non-2xx
         bodies (e.g. Plaid's error codes) or call `raise_for_status`.
+        `public_only` marks a URL a user supplied or a provider returned: every
+        attempt resolves its host, refuses a non-public one (netguard.HostRefused,
+        before anything is sent) and connects to the address it checked.
         """
         require_safe_scheme(url, what)
         url, url_auth = strip_userinfo(url)
@@ -221,8 +264,9 @@ class ProviderHTTP:
         attempt = 0
         while True:
             attempt += 1
+            session = self._session_for(url, what, public_only)
             try:
-                response = self._send(method, url, params, json_body, data, headers, auth)
+                response = self._send(session, method, url, params, json_body, data, headers, auth)
             except _TransportError as error:
                 if attempt <= retries:
                     self._pause(attempt, location, error.reason)
@@ -243,7 +287,7 @@ class ProviderHTTP:
         logger.info("%s: %s at %s, retry %d in %.2fs", self.provider, reason, location, attempt, delay)
         time.sleep(delay)
 
-    def _send(self, method, url, params, json_body, data, headers, auth) -> HttpResponse:
+    def _send(self, session, method, url, params, json_body, data, headers, auth) -> HttpResponse:
         timeout = (
             float(_setting("FINSYNC_HTTP_CONNECT_TIMEOUT", 5.0)),
             float(_setting("FINSYNC_HTTP_READ_TIMEOUT", 30.0)),
@@ -251,7 +295,7 @@ class ProviderHTTP:
         limit = int(_setting("FINSYNC_HTTP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES))
         self.requests_made += 1
         try:
-            with self.session.request(
+            with session.request(
                 method,
                 url,
                 params=params,

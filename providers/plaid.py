@@ -27,6 +27,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from providers import payload as p
 from providers import plaid_rows as rows
@@ -138,18 +139,24 @@ class PlaidProvider(HTTPProvider):
     slug = "plaid"
     display_name = "Plaid"
     capabilities = Capabilities(accounts=True, transactions=True, holdings=True, transactions_mode="cursor")
-    connect_fields = (CredentialField(name="access_token", help="Plaid access token of the Item"),)
+    connect_fields = (CredentialField(name="access_token", help="Plaid access token of the Item", max_length=512),)
 
     @classmethod
-    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
-        token = (options.get("access_token") or "").strip()
+    @sensitive_variables()
+    def connect(cls, options: Mapping[str, Any], *, wide_bounds: bool = False) -> ConnectionSetup:
+        token = options.get("access_token") or ""
+        if not isinstance(token, str):
+            raise ProviderConfigError("the Plaid access token must be text", field="access_token")
+        token = token.strip()
         if not token or len(token) > 512 or any(c.isspace() for c in token):
-            raise ProviderConfigError("give the Plaid access token of the Item (--access-token)")
+            raise ProviderConfigError("give the Plaid access token of the Item (--access-token)", field="access_token")
         adapter = cls(credentials={"access_token": token}, config={})
         try:
             body = adapter._post("/accounts/get", {})
         except ProviderAuthError:
-            raise ProviderConfigError("Plaid did not accept the access token; link the Item again") from None
+            raise ProviderConfigError(
+                "Plaid did not accept the access token; link the Item again", field="access_token"
+            ) from None
         finally:
             adapter.close()
         item = body.get("item") if isinstance(body.get("item"), dict) else {}

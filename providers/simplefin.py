@@ -21,7 +21,9 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from django.views.decorators.debug import sensitive_variables
 
+from providers import netguard
 from providers import payload as p
 from providers import simplefin_rows as rows
 from providers.base import (
@@ -84,13 +86,25 @@ def _chunks(start: date, end: date) -> list[tuple[date, date]]:
     return chunks
 
 
-def _validated_access_url(url: str, what: str) -> str:
+def _validated_access_url(url: str, what: str, *, field: str | None = None) -> str:
+    if not isinstance(url, str):
+        raise ProviderConfigError(f"{what} must be text", field=field)
     url = url.strip()
-    require_safe_scheme(url, what)
+    require_safe_scheme(url, what, field=field)
     _, auth = strip_userinfo(url)
     if auth is None or not auth[0] or not auth[1]:
-        raise ProviderConfigError(f"{what} has no credentials (expected https://USER:PASSWORD@HOST/PATH)")
+        raise ProviderConfigError(f"{what} has no credentials (expected https://USER:PASSWORD@HOST/PATH)", field=field)
     return url.rstrip("/")
+
+
+def _require_public(url: str, what: str, *, field: str) -> None:
+    """Refuse (as a connect input error on `field`) a URL whose host is not public, without contacting it."""
+    if netguard.private_hosts_allowed():
+        return
+    try:
+        netguard.resolve_public(url, what)
+    except netguard.HostRefused as refused:
+        raise ProviderConfigError(refused.message, field=field) from None
 
 
 @register
@@ -104,56 +118,80 @@ class SimpleFINProvider(HTTPProvider):
     )
     connect_fields = (
         CredentialField(name="setup_token", help="SimpleFIN setup token (claimed once, then useless)", required=False),
-        CredentialField(name="access_url", help="SimpleFIN access URL, if already claimed", required=False),
+        CredentialField(
+            name="access_url", help="SimpleFIN access URL, if already claimed", required=False, max_length=2048
+        ),
     )
 
     # --- connect -----------------------------------------------------------------
 
     @classmethod
-    def connect(cls, options: Mapping[str, Any]) -> ConnectionSetup:
-        token = (options.get("setup_token") or "").strip()
-        access_url = (options.get("access_url") or "").strip()
+    @sensitive_variables()
+    def connect(cls, options: Mapping[str, Any], *, wide_bounds: bool = False) -> ConnectionSetup:
+        token = options.get("setup_token") or ""
+        access_url = options.get("access_url") or ""
+        for name, value in (("setup_token", token), ("access_url", access_url)):
+            if not isinstance(value, str):
+                raise ProviderConfigError(f"{name} must be text", field=name)
+        token, access_url = token.strip(), access_url.strip()
         if bool(token) == bool(access_url):
             raise ProviderConfigError("give either a SimpleFIN setup token or an access URL (exactly one)")
         if token:
             access_url = cls._claim(token)
-        access_url = _validated_access_url(access_url, "the SimpleFIN access URL")
+        else:
+            what = "the SimpleFIN access URL"
+            access_url = _validated_access_url(access_url, what, field="access_url")
+            _require_public(access_url, what, field="access_url")
         server, _ = strip_userinfo(access_url)
         return ConnectionSetup(credentials={"access_url": access_url}, config={"server": safe_location(server)})
 
     @classmethod
+    @sensitive_variables()
     def _claim(cls, token: str) -> str:
+        field = "setup_token"
         if len(token) > MAX_TOKEN_CHARS:
-            raise ProviderConfigError("the SimpleFIN setup token is too long")
+            raise ProviderConfigError("the SimpleFIN setup token is too long", field=field)
         try:
             claim_url = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("ascii").strip()
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise ProviderConfigError("the SimpleFIN setup token is not valid (it should be base64 text)") from None
-        require_safe_scheme(claim_url, "the SimpleFIN setup token's claim URL")
+            raise ProviderConfigError(
+                "the SimpleFIN setup token is not valid (it should be base64 text)", field=field
+            ) from None
+        what = "the SimpleFIN setup token's claim URL"
+        require_safe_scheme(claim_url, what, field=field)
+        _require_public(claim_url, what, field=field)
         http = ProviderHTTP(NAME)
         try:
-            # A claim is single-use: never retried.
+            # A claim is single-use: never retried. The host is checked again and the
+            # request pinned to the checked address (a name may resolve elsewhere by now).
             response = http.request(
                 "POST",
                 claim_url,
                 idempotent=False,
                 data=b"",
                 headers={"Content-Length": "0"},
-                what="the SimpleFIN setup token's claim URL",
+                what=what,
+                public_only=True,
             )
+        except netguard.HostRefused as refused:
+            raise ProviderConfigError(refused.message, field=field) from None
         finally:
             http.close()
         if response.status == 403:
             raise ProviderConfigError(
                 "the SimpleFIN setup token was already claimed or does not exist. If you did not claim it, "
-                "your financial data may be exposed: disable the token at your SimpleFIN server and create a new one"
+                "your financial data may be exposed: disable the token at your SimpleFIN server and create a new one",
+                field=field,
             )
         raise_for_status(response, NAME)
         access_url = response.text().strip()
+        what = "the access URL returned by the SimpleFIN claim"
         try:
-            return _validated_access_url(access_url, "the access URL returned by the SimpleFIN claim")
+            access_url = _validated_access_url(access_url, what)
         except ProviderConfigError as error:
             raise ProviderBadResponse(error.message) from None
+        _require_public(access_url, what, field=field)
+        return access_url
 
     # --- requests ----------------------------------------------------------------
 
@@ -171,7 +209,12 @@ class SimpleFINProvider(HTTPProvider):
     def _request_accounts(self, params: list[tuple[str, str]]) -> bytes:
         """The body of `GET /accounts` (statuses mapped to errors), not yet read."""
         response: HttpResponse = self.http.request(
-            "GET", self._access_url + "/accounts", idempotent=True, params=params, what="the SimpleFIN access URL"
+            "GET",
+            self._access_url + "/accounts",
+            idempotent=True,
+            params=params,
+            what="the SimpleFIN access URL",
+            public_only=True,
         )
         if response.status == 403:
             raise ProviderAuthError(

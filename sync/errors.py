@@ -85,7 +85,8 @@ ERRORS_BY_CODE: dict[str, type[SyncError]] = {
 def from_provider_error(error: provider_errors.ProviderError) -> SyncError:
     """The domain error for an adapter's failure (same code, same safe message)."""
     cls = ERRORS_BY_CODE.get(error.code, ProviderUnavailable)
-    return cls(error.message, retry_after=error.retry_after)
+    fields = {f"credentials.{error.field}": [error.message]} if error.field else None
+    return cls(error.message, retry_after=error.retry_after, fields=fields)
 
 
 class InternalError(SyncError):

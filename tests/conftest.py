@@ -21,6 +21,8 @@ def _finsync_settings(settings):
     settings.FINSYNC_MAX_SYNC_DAYS = 730
     settings.FINSYNC_SYNC_LEASE_SECONDS = 900
     settings.FINSYNC_ALLOW_HTTP_PROVIDERS = False
+    # The suite's provider fakes listen on loopback; the SSRF tests turn this off.
+    settings.FINSYNC_ALLOW_PRIVATE_PROVIDER_HOSTS = True
     # Fast hashing: the suite creates many users; nothing here tests password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings

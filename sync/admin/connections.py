@@ -17,7 +17,9 @@ from django.db.models import Count, Max
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from providers.registry import get_provider_class, provider_slugs
 from sync.admin.charts import money
@@ -41,6 +43,15 @@ KINDS = {
     "holdings": ("holdings",),
 }
 CREDENTIAL_PREFIX = "connect_"
+
+
+def _secret_field_names() -> tuple[str, ...]:
+    fields = (field for slug in provider_slugs() for field in get_provider_class(slug).connect_fields)
+    return tuple(sorted({field.name for field in fields if field.secret}))
+
+
+# Hidden from error reports (the debug page, mail to ADMINS) when the add view fails.
+_SECRET_FIELDS = _secret_field_names()
 
 
 class ConnectionAddForm(forms.ModelForm):
@@ -69,6 +80,7 @@ class ConnectionAddForm(forms.ModelForm):
             if name.startswith(CREDENTIAL_PREFIX) and value not in ("", None)
         }
 
+    @method_decorator(sensitive_variables("self"))
     def _post_clean(self):
         # Like UserCreationForm: once the fields are valid, the service validates the rest.
         super()._post_clean()
@@ -85,7 +97,7 @@ class ConnectionAddForm(forms.ModelForm):
             )
         except SyncError as error:
             for field, problems in error.fields.items():
-                target = field if field in self.fields else CREDENTIAL_PREFIX + field
+                target = field if field in self.fields else CREDENTIAL_PREFIX + field.removeprefix("credentials.")
                 self.add_error(target if target in self.fields else None, problems)
             if not error.fields:
                 self.add_error(None, error.message)
@@ -313,6 +325,7 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 
+    @method_decorator(sensitive_post_parameters(*(CREDENTIAL_PREFIX + name for name in _SECRET_FIELDS)))
     def add_view(self, request, form_url="", extra_context=None):
         if request.GET.get("provider") not in provider_slugs():
             if not self.has_add_permission(request):

@@ -6,10 +6,9 @@ from datetime import date
 
 from rest_framework import serializers
 
-from providers.registry import get_provider_class, provider_slugs
+from providers.registry import provider_slugs
 from sync.models import Account, AuditEvent, Connection, Holding, SyncKind, SyncRun, Transaction
 
-MAX_CREDENTIAL_LENGTH = 4096
 SYNC_RESULT_STATUSES = [(SyncRun.Status.SUCCEEDED.value, "Succeeded"), (SyncRun.Status.SKIPPED.value, "Skipped")]
 
 
@@ -56,26 +55,8 @@ class ConnectionCreateSerializer(serializers.Serializer):
         # Adapters register at run time: read the slugs now, not at import.
         self.fields["provider"].choices = provider_slugs()
 
-    def validate(self, attrs: dict) -> dict:
-        fields = get_provider_class(attrs["provider"]).connect_fields
-        accepted = {field.name: field for field in fields}
-        credentials = attrs.get("credentials") or {}
-        problems: dict[str, list[str]] = {}
-        for key, value in credentials.items():
-            if key not in accepted:
-                names = ", ".join(accepted) or "none"
-                problems[key] = [f"not an input of the {attrs['provider']} provider (accepted: {names})"]
-            elif value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
-                problems[key] = ["must be a string or a whole number"]
-            elif isinstance(value, str) and len(value) > MAX_CREDENTIAL_LENGTH:
-                problems[key] = [f"at most {MAX_CREDENTIAL_LENGTH} characters"]
-        for field in fields:
-            if field.required and credentials.get(field.name) in (None, ""):
-                problems[field.name] = ["this field is required"]
-        if problems:
-            raise serializers.ValidationError({"credentials": problems})
-        attrs["credentials"] = {key: value for key, value in credentials.items() if value is not None}
-        return attrs
+    # Only the shape is parsed here: the connection service validates the inputs themselves
+    # (known keys, types, lengths, URLs, bounds) and names the field in its ValidationError.
 
 
 # --- synced data -------------------------------------------------------------------

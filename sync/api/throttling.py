@@ -1,4 +1,4 @@
-"""The scoped throttle on the three sync actions."""
+"""The scoped throttles: on the three sync actions, and on connecting."""
 
 from __future__ import annotations
 
@@ -30,3 +30,17 @@ class SyncRateThrottle(SimpleRateThrottle):
         if not request.user or not request.user.is_authenticated:
             return None  # authentication fails first anyway
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class ConnectRateThrottle(SyncRateThrottle):
+    """Limits each user's connect attempts (create, and reconnect once it exists) to FINSYNC_CONNECT_THROTTLE_RATE.
+
+    Every attempt counts, failed ones too: each may make FinSync contact a host
+    the user chose. A view applies it to the actions in `actions`.
+    """
+
+    scope = "connect"
+    actions = frozenset({"create", "reconnect"})
+
+    def get_rate(self) -> str | None:
+        return getattr(settings, "FINSYNC_CONNECT_THROTTLE_RATE", "20/hour") or None

@@ -10,7 +10,9 @@ import uuid
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.utils.decorators import method_decorator
 from django.views import defaults
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -20,7 +22,7 @@ from rest_framework.response import Response
 from sync import errors, selectors
 from sync.api import filters, serializers
 from sync.api.exceptions import REQUEST_TOO_LARGE
-from sync.api.throttling import SyncRateThrottle
+from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
 from sync.services.connections import create_connection, disconnect_connection
@@ -37,7 +39,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         403: "Permission denied (e.g. a session request without a CSRF token).",
         404: "Not found (also another user's object, or a page past the end).",
         409: "`sync_in_progress`, `reauth_required`, `connection_inactive` or `credentials_invalid`.",
-        429: "Too many sync requests (`throttled`, with a Retry-After header).",
+        429: "Too many sync or connect requests (`throttled`, with a Retry-After header).",
         502: "`provider_unavailable` or `provider_bad_response`.",
         503: "`provider_rate_limited`, with a Retry-After header.",
     }
@@ -77,7 +79,7 @@ class CallerScoped:
     create=extend_schema(
         summary="Connect to a provider",
         request=serializers.ConnectionCreateSerializer,
-        responses={201: serializers.ConnectionSerializer, **_errors(400, 401, 403, 409, 502, 503)},
+        responses={201: serializers.ConnectionSerializer, **_errors(400, 401, 403, 409, 429, 502, 503)},
     ),
     destroy=extend_schema(
         summary="Disconnect (status becomes `disconnected`; synced data is kept)",
@@ -108,8 +110,11 @@ class ConnectionViewSet(
     def get_throttles(self):
         if self.action in ("sync_accounts", "sync_transactions"):
             return [SyncRateThrottle()]
+        if self.action in ConnectRateThrottle.actions:
+            return [ConnectRateThrottle()]
         return super().get_throttles()
 
+    @method_decorator(sensitive_variables("request", "data"))
     def create(self, request, *args, **kwargs):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -123,8 +128,12 @@ class ConnectionViewSet(
                 source=Source.API,
             )
         except (errors.ValidationError, errors.CredentialsInvalid) as error:
-            # Rejected connect inputs are the client's to fix: a 400 on `credentials`.
-            fields = error.fields or {"credentials": [error.message]}
+            # Rejected connect inputs are the client's to fix: a 400 naming the input
+            # (`credentials.<input>`), with `credentials` itself carrying every message about it.
+            fields = dict(error.fields)
+            about_credentials = [m for name, ms in fields.items() if name.startswith("credentials.") for m in ms]
+            if about_credentials or not fields:
+                fields.setdefault("credentials", []).extend(about_credentials or [error.message])
             raise errors.ValidationError(error.message, fields=fields) from None
         return Response(serializers.ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 

@@ -81,6 +81,7 @@ def connect_receivers() -> None:
         signal.connect(_RECEIVERS[outcome], dispatch_uid=f"finsync.audit.sync.{outcome}")
     for event, signal in (
         ("created", signals.connection_created),
+        ("connect_failed", signals.connection_connect_failed),
         ("status_changed", signals.connection_status_changed),
         ("credentials_rotated", signals.connection_credentials_rotated),
     ):

@@ -17,6 +17,9 @@ sync_skipped = Signal()
 sync_failed = Signal()
 
 connection_created = Signal()
+# A connect attempt that created nothing (bad input, provider refused): sent with
+# connection=None and a payload of {provider, code, message, fields}, never a secret.
+connection_connect_failed = Signal()
 connection_status_changed = Signal()
 connection_credentials_rotated = Signal()
 

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
+from providers.base import Provider
 from providers.errors import ProviderError
+from providers.payload import sanitize_message
 from providers.registry import get_provider_class, provider_slugs
 from sync import selectors
 from sync.audit import signals
 from sync.crypto import encrypt_credentials, rotate
-from sync.errors import NotFound, ValidationError, from_provider_error
+from sync.errors import NotFound, SyncError, ValidationError, from_provider_error
 from sync.models import Connection
 from sync.scrub import scrubber_for
 
 
+@sensitive_variables("options", "cleaned", "setup")
 def create_connection(
     *,
     owner,
@@ -28,27 +33,44 @@ def create_connection(
     actor,
     source: str,
     correlation_id: uuid.UUID | None = None,
+    wide_bounds: bool = False,
 ) -> Connection:
     """Connect `owner` to `provider` with the provider's connect `options` (tokens, sizes).
+
+    The one place connect inputs are validated: known keys, types, lengths and
+    required fields here, from the provider's declared `connect_fields`; URLs,
+    ports, public hosts and sizes in the provider's `connect`. A bad input
+    raises ValidationError whose `fields` name it: `provider`, `name` or
+    `credentials.<input>`. `wide_bounds` keeps the operator's bounds (the CLI)
+    instead of the self-service limits (FINSYNC_DEMO_MAX_*) of the API and
+    the admin. Every failed attempt is audited (`connection.connect_failed`).
 
     The provider may be called (a SimpleFIN setup token is claimed here), so no
     transaction is open until its answer is in. Secrets are stored encrypted.
     """
+    correlation_id = correlation_id or uuid.uuid4()
     try:
-        provider_class = get_provider_class(provider)
-    except KeyError:
-        choices = ", ".join(provider_slugs())
-        raise ValidationError(
-            f"unknown provider {provider!r} (choose from {choices})", fields={"provider": [f"choose from {choices}"]}
-        ) from None
-    try:
-        setup = provider_class.connect(options)
-    except ProviderError as error:
-        # The provider may echo what it was given (a setup token, an access URL or token).
-        raise scrubber_for(options).scrub_error(from_provider_error(error)) from None
-    name = (name or "").strip() or provider_class.display_name
-    if len(name) > 200:
-        raise ValidationError("name is longer than 200 characters", fields={"name": ["at most 200 characters"]})
+        provider_class, cleaned, name = _validated(provider, name, options)
+        try:
+            setup = _connect(provider_class, cleaned, wide_bounds=wide_bounds)
+        except ProviderError as error:
+            # The provider may echo what it was given (a setup token, an access URL or token).
+            raise scrubber_for(cleaned).scrub_error(from_provider_error(error)) from None
+    except SyncError as error:
+        signals.connection_connect_failed.send(
+            sender=Connection,
+            connection=None,
+            actor=actor,
+            source=source,
+            correlation_id=correlation_id,
+            payload={
+                "provider": str(provider)[:50],
+                "code": error.code,
+                "message": sanitize_message(error.message),
+                "fields": sorted(error.fields),
+            },
+        )
+        raise
     credentials_encrypted = encrypt_credentials(setup.credentials)
     with transaction.atomic():
         connection = Connection.objects.create(
@@ -63,13 +85,73 @@ def create_connection(
         connection=connection,
         actor=actor,
         source=source,
-        correlation_id=correlation_id or uuid.uuid4(),
+        correlation_id=correlation_id,
         payload={"provider": provider, "name": name},
     )
     return connection
 
 
 STAFF_DISCONNECT_PERMISSION = "sync.change_connection"
+
+
+@sensitive_variables("options", "setup")
+def _connect(provider_class: type[Provider], options: dict, *, wide_bounds: bool):
+    """`provider_class.connect`, telling it the bounds when it takes them (an adapter written before them does not)."""
+    if "wide_bounds" in inspect.signature(provider_class.connect).parameters:
+        return provider_class.connect(options, wide_bounds=wide_bounds)
+    return provider_class.connect(options)
+
+
+@sensitive_variables("options", "cleaned", "value")
+def _validated(provider, name, options) -> tuple[type[Provider], dict[str, str | int], str]:
+    """The provider class, the options checked against its `connect_fields`, and the name; ValidationError."""
+    try:
+        provider_class = get_provider_class(provider)
+    except (KeyError, TypeError):
+        choices = ", ".join(provider_slugs())
+        raise ValidationError(
+            f"unknown provider (choose from {choices})", fields={"provider": [f"choose from {choices}"]}
+        ) from None
+    if not isinstance(name, str | None):
+        raise ValidationError("name must be text", fields={"name": ["must be text"]})
+    name = (name or "").strip() or provider_class.display_name
+    if len(name) > 200:
+        raise ValidationError("name is longer than 200 characters", fields={"name": ["at most 200 characters"]})
+    cleaned = _validated_options(provider, provider_class, options)
+    return provider_class, cleaned, name
+
+
+@sensitive_variables("options", "cleaned", "value")
+def _validated_options(provider: str, provider_class: type[Provider], options) -> dict[str, str | int]:
+    """The connect options checked against the provider's `connect_fields`: known keys, types, lengths, required."""
+    if not isinstance(options, Mapping):
+        raise ValidationError("credentials must be an object", fields={"credentials": ["must be an object"]})
+    accepted = {field.name: field for field in provider_class.connect_fields}
+    problems: dict[str, list[str]] = {}
+    cleaned: dict[str, str | int] = {}
+    for key, value in options.items():
+        field = accepted.get(key) if isinstance(key, str) else None
+        label = f"credentials.{str(key)[:100]}"
+        if field is None:
+            names = ", ".join(accepted) or "none"
+            problems[label] = [f"not an input of the {provider} provider (accepted: {names})"]
+        elif value is None:
+            continue
+        elif field.kind == "integer" and (isinstance(value, bool) or not isinstance(value, int | str)):
+            problems[label] = ["must be a whole number"]
+        elif field.kind == "text" and not isinstance(value, str):
+            problems[label] = ["must be text"]
+        elif len(str(value)) > field.max_length:
+            problems[label] = [f"at most {field.max_length} characters"]
+        else:
+            cleaned[key] = value
+    for field in provider_class.connect_fields:
+        if field.required and cleaned.get(field.name) in (None, "") and f"credentials.{field.name}" not in problems:
+            problems[f"credentials.{field.name}"] = ["this field is required"]
+    if problems:
+        first = next(iter(problems))
+        raise ValidationError(f"{first}: {problems[first][0]}", fields=problems)
+    return cleaned
 
 
 def disconnect_connection(

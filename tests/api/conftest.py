@@ -20,6 +20,7 @@ WINDOW_DATES = (date(2026, 5, 1), date(2026, 6, 15))
 def _fresh_throttle(settings, db):
     """Throttle counters live in the cache (a database table); every test starts with none and a roomy rate."""
     settings.FINSYNC_SYNC_THROTTLE_RATE = "1000/minute"
+    settings.FINSYNC_CONNECT_THROTTLE_RATE = "1000/minute"
     cache.clear()
     yield
     cache.clear()

@@ -27,7 +27,13 @@ class FailingProvider(Provider):
     capabilities = Capabilities(accounts=True, transactions=True, holdings=True)
     connect_fields = (
         CredentialField(name="error", help="Error code every fetch raises", secret=False),
-        CredentialField(name="retry_after", help="Seconds, for provider_rate_limited", secret=False, required=False),
+        CredentialField(
+            name="retry_after",
+            help="Seconds, for provider_rate_limited",
+            secret=False,
+            required=False,
+            kind="integer",
+        ),
     )
 
     @classmethod

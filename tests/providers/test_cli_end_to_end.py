@@ -33,6 +33,7 @@ class Site:
             "DATABASE_URL": f"sqlite:///{self.db}",
             "FINSYNC_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
             "FINSYNC_ALLOW_HTTP_PROVIDERS": "1",
+            "FINSYNC_ALLOW_PRIVATE_PROVIDER_HOSTS": "1",
             "FINSYNC_HTTP_READ_TIMEOUT": "5",
             "FINSYNC_HTTP_BACKOFF_SECONDS": "0.01",
             "FINSYNC_LOG_LEVEL": "DEBUG",

@@ -6,6 +6,8 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from providers.registry import get_provider_class, provider_slugs
 from sync.errors import SyncError
@@ -34,6 +36,7 @@ class Command(BaseCommand):
         for option, (field, slugs) in _provider_fields().items():
             parser.add_argument(option, dest=field.name, default=None, help=f"{field.help} ({', '.join(slugs)}).")
 
+    @method_decorator(sensitive_variables("options", "given"))
     def handle(self, *args, provider, user, name, format, **options):
         owner = get_user_model().objects.filter(username=user).first()
         if owner is None:
@@ -45,11 +48,15 @@ class Command(BaseCommand):
             names = ", ".join("--" + s.replace("_", "-") for s in stray)
             raise CommandError(f"{names} does not apply to the {provider} provider", returncode=2)
         try:
+            # An operator on the server: the wide bounds (demo sizes for benchmarks).
             connection = create_connection(
-                owner=owner, provider=provider, name=name, options=given, actor=owner, source="cli"
+                owner=owner, provider=provider, name=name, options=given, actor=owner, source="cli", wide_bounds=True
             )
         except SyncError as error:
-            raise CommandError(f"{error.code}: {error.message}", returncode=2) from None
+            problems = [f"{_option(field)}: {'; '.join(messages)}" for field, messages in error.fields.items()] or [
+                error.message
+            ]
+            raise CommandError(f"{error.code}: {'; '.join(problems)}", returncode=2) from None
         if format == "json":
             self.stdout.write(
                 json.dumps(
@@ -65,6 +72,11 @@ class Command(BaseCommand):
             if options.get("verbosity", 1) >= 2:
                 self.stderr.write(f"Connected {owner.get_username()} to {connection.provider}: {connection.name}")
             self.stdout.write(str(connection.pk))
+
+
+def _option(field: str) -> str:
+    """A service field name (`credentials.access_url`, `name`) as the command's option (`--access-url`)."""
+    return "--" + field.removeprefix("credentials.").replace("_", "-")
 
 
 def _all_field_names() -> set[str]:
