@@ -296,9 +296,7 @@ class _StatementPlan:
             )
         limit = settings.FINSYNC_MAX_STATEMENT_BYTES
         if len(command.content) > limit:
-            raise ValidationError(
-                f"the file is {len(command.content)} bytes, over the limit of {limit} (FINSYNC_MAX_STATEMENT_BYTES)"
-            )
+            raise ValidationError(f"the file is over the limit of {limit} bytes (FINSYNC_MAX_STATEMENT_BYTES)")
         return None
 
     def gate(self, attempt: Attempt, *, force: bool) -> tuple[str, str] | None:
