@@ -15,6 +15,7 @@ for tests and demos).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import secrets
@@ -43,6 +44,7 @@ from providers.registry import register
 PENDING_DAYS = 2  # a transaction stays pending this many days after it occurs
 HOLD_RATE = 0.05  # share of pending transactions that vanish instead of posting
 CENT = Decimal("0.01")
+SETTLED_BLOCK_DAYS = 30  # settled history is summed in blocks this long, each computed once per process
 
 # (type, subtype, display name) cycled over the accounts of a connection.
 ACCOUNT_KINDS = (
@@ -266,6 +268,28 @@ class DemoProvider(Provider):
             if transaction is not None:
                 yield transaction
 
+    def _posted_flow(self, account_id: str, as_of: date) -> Decimal:
+        """The sum of the posted amounts from the history's start to `as_of`, without walking the history.
+
+        A day older than PENDING_DAYS is settled: what posted on it no longer
+        depends on `as_of`. Settled days are summed in blocks of
+        SETTLED_BLOCK_DAYS from the history's start, each a pure function of
+        the config (cached per process by `_settled_flow`); only the last few
+        unsettled days are generated on each call.
+        """
+        settled_until = as_of - timedelta(days=PENDING_DAYS + 1)
+        key = (self.seed, self._setting("transactions_per_account", 90), self._setting("history_days", 120))
+        flow = Decimal(0)
+        first = self.history_start
+        while first <= settled_until:
+            last = min(first + timedelta(days=SETTLED_BLOCK_DAYS - 1), settled_until)
+            flow += _settled_flow(*key, first.isoformat(), account_id, first, last)
+            first = last + timedelta(days=1)
+        recent = max(first, self.history_start)
+        return flow + sum(
+            (t.amount for t in self._transactions(account_id, recent, as_of) if not t.pending), Decimal(0)
+        )
+
     def _account(self, account_id: str) -> AccountData:
         kind, subtype, label = self._kind(account_id)
         rng = random.Random(f"{self.seed}:{account_id}:opening")
@@ -273,10 +297,7 @@ class DemoProvider(Provider):
         if kind == "credit":
             opening = (-opening / 10).quantize(CENT)
         as_of = self.as_of
-        flow = sum(
-            (t.amount for t in self._transactions(account_id, self.history_start, as_of) if not t.pending),
-            Decimal(0),
-        )
+        flow = self._posted_flow(account_id, as_of)
         balance = opening + flow
         pending = sum(
             (
@@ -354,3 +375,19 @@ class DemoProvider(Provider):
         if kind != "investment":
             return HoldingsResult(holdings=[])
         return HoldingsResult(holdings=self._holdings(account_id), account=self._account(account_id))
+
+
+@functools.lru_cache(maxsize=4096)
+def _settled_flow(
+    seed: int, per_account: int, history_days: int, history_start: str, account_id: str, first: date, last: date
+) -> Decimal:
+    """The posted amounts of days first..last, all settled: the same whatever day the data is asked on."""
+    config = {
+        "seed": seed,
+        "transactions_per_account": per_account,
+        "history_days": history_days,
+        "history_start": history_start,
+        "as_of": (last + timedelta(days=PENDING_DAYS + 1)).isoformat(),
+    }
+    provider = DemoProvider(credentials={}, config=config)
+    return sum((t.amount for t in provider._transactions(account_id, first, last) if not t.pending), Decimal(0))
