@@ -165,6 +165,8 @@ SPECTACULAR_SETTINGS = {
 # --- FinSync ---------------------------------------------------------------
 # Seconds within which a repeated sync of the same kind is skipped (not failed).
 FINSYNC_MIN_SYNC_INTERVAL = env.int("FINSYNC_MIN_SYNC_INTERVAL", default=300)
+# The largest OFX/QFX statement file an import reads, in bytes.
+FINSYNC_MAX_STATEMENT_BYTES = env.int("FINSYNC_MAX_STATEMENT_BYTES", default=10 * 1024 * 1024)
 # Default and maximum transactions window, in days.
 FINSYNC_DEFAULT_SYNC_DAYS = env.int("FINSYNC_DEFAULT_SYNC_DAYS", default=30)
 FINSYNC_MAX_SYNC_DAYS = env.int("FINSYNC_MAX_SYNC_DAYS", default=730)

@@ -31,6 +31,9 @@ class Capabilities:
     # Window mode: `iter_transaction_pages` takes `known_spans` and marks spans
     # (see TransactionSpan), so that a re-sync can skip what did not change.
     transaction_spans: bool = False
+    # The provider's data arrives as files the user imports (`parse_statement`), not by
+    # syncing: the three syncs skip such a connection and say so.
+    imports_files: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +179,41 @@ class HoldingsResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StatementTransactionData:
+    """One transaction of an imported statement file, with the identity the file gives it.
+
+    `transaction.provider_transaction_id` is the file's id (`fitid`); the import
+    assigns the stored id (sync.apply.statements). A correction names the
+    earlier transaction it replaces or deletes (`correct_fitid`, `correct_action`).
+    """
+
+    fitid: str
+    transaction: TransactionData
+    correct_fitid: str = ""
+    correct_action: str = ""  # "", "REPLACE" or "DELETE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatementData:
+    """One statement of a file: its account (with balances), transactions and, for investments, positions."""
+
+    account: AccountData
+    transactions: list[StatementTransactionData] = field(default_factory=list)
+    # A full snapshot of the account's positions, or None when the statement has no position list.
+    holdings: list[HoldingData] | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatementFileResult:
+    """What a statement file holds: every statement it carries, and what was left out (warnings)."""
+
+    statements: list[StatementData]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionSetup:
     """What `Provider.connect` produces: secrets to encrypt and plain config."""
 
@@ -269,6 +307,10 @@ class Provider:
         yield self.fetch_transactions(start=start, end=end, account_ids=account_ids, cursor=cursor)
 
     def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
+        raise NotImplementedError
+
+    def parse_statement(self, content: bytes) -> StatementFileResult:
+        """Read an imported file (Capabilities.imports_files); ProviderConfigError names what is wrong and where."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ beside the command, since they describe the call, not the request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
@@ -46,4 +46,19 @@ class SyncHoldings:
     force: bool = False
 
 
-SyncCommand = SyncAccounts | SyncTransactions | SyncHoldings
+@dataclass(frozen=True, kw_only=True)
+class ImportStatement:
+    """Import an OFX/QFX statement file into a statement-file connection (provider `ofx`).
+
+    The same file (by SHA-256) imported again is skipped unless forced; a
+    forced re-import changes nothing. `content` is read, applied and dropped.
+    """
+
+    connection_id: UUID
+    user_id: UUID | int
+    filename: str
+    content: bytes = field(repr=False)
+    force: bool = False
+
+
+SyncCommand = SyncAccounts | SyncTransactions | SyncHoldings | ImportStatement

@@ -47,6 +47,7 @@ class SyncKind(models.TextChoices):
     ACCOUNTS = "accounts", "Accounts"
     TRANSACTIONS = "transactions", "Transactions"
     HOLDINGS = "holdings", "Holdings"
+    STATEMENT = "statement", "Statement import"
 
 
 class Source(models.TextChoices):
@@ -264,6 +265,32 @@ class Holding(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.symbol or self.name} x {self.quantity}"
+
+
+class StatementImport(models.Model):
+    """A statement file imported into a connection: its name, size and SHA-256, never its contents.
+
+    One row per file and connection, written with the data of its first
+    successful import: the same file again is `already_imported` unless forced.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # PROTECT, like SyncRun: connections are disconnected, never deleted.
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="statement_imports")
+    sha256 = models.CharField(max_length=64)
+    filename = models.CharField(max_length=255, blank=True, default="")
+    size = models.PositiveBigIntegerField()
+    sync_run = models.ForeignKey(
+        "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="statement_imports"
+    )
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["connection_id", "-imported_at"]
+        constraints = [models.UniqueConstraint(fields=["connection", "sha256"], name="statement_import_once")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"
 
 
 class BalanceSnapshot(models.Model):

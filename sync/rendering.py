@@ -32,8 +32,16 @@ ERROR_TITLES = {
     "credentials_invalid": "Credentials rejected by the provider",
 }
 # Accounts and holdings the provider stops reporting go inactive; transactions are removed.
-REMOVED_LABEL = {"accounts": "deactivated", "transactions": "removed", "holdings": "deactivated"}
-SINGULAR = {"accounts": "account", "transactions": "transaction", "holdings": "holding"}
+REMOVED_LABEL = {
+    "accounts": "deactivated",
+    "transactions": "removed",
+    "holdings": "deactivated",
+    "statement": "removed",
+}
+SINGULAR = {"accounts": "account", "transactions": "transaction", "holdings": "holding", "statement": "record"}
+# A statement import counts accounts, transactions and holdings together: records.
+PLURAL = {"statement": "records"}
+VERB = {"statement": "Imported"}
 
 
 def describe_row(row: Mapping, *, retry_after: int | None = None, labelled: bool = False) -> tuple[Level, str]:
@@ -67,7 +75,8 @@ def describe_row(row: Mapping, *, retry_after: int | None = None, labelled: bool
     if labelled:  # a terminal column: every count, always in the same place
         text = "succeeded: " + ", ".join(f"{row[key]} {key}" for key in ("created", "updated", "unchanged", "removed"))
     else:
-        text = f"Synced {total} {SINGULAR[command] if total == 1 else command}"
+        noun = SINGULAR[command] if total == 1 else PLURAL.get(command, command)
+        text = f"{VERB.get(command, 'Synced')} {total} {noun}"
         if parts:
             text += ": " + ", ".join(parts)
     if row["warnings"]:

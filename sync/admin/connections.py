@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value, quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -24,11 +25,13 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from providers.registry import get_provider_class, provider_slugs
 from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
-from sync.admin.reporting import report_outcomes
+from sync.admin.reporting import report, report_outcomes
+from sync.commands import ImportStatement
 from sync.errors import SyncError
 from sync.models import Account, AuditEvent, Connection, Source, SyncRun
 from sync.services.connection_sync import sync_connection
 from sync.services.connections import create_connection, disconnect_connection
+from sync.services.handlers import import_statement
 
 CONNECTION_SYNCS = (
     ("everything", "Sync everything"),
@@ -117,6 +120,13 @@ def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
             widget=widget,
         )
     return type(f"{provider_class.__name__}ConnectionAddForm", (ConnectionAddForm,), attrs)
+
+
+def _imports_files(connection: Connection) -> bool:
+    try:
+        return get_provider_class(connection.provider).capabilities.imports_files
+    except KeyError:
+        return False
 
 
 class AccountInline(admin.TabularInline):
@@ -231,6 +241,11 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "<path:object_id>/import-statement/",
+                self.admin_site.admin_view(self.import_statement_view),
+                name="{}_{}_import_statement".format(*info),
+            ),
+            path(
                 "<path:object_id>/disconnect/",
                 self.admin_site.admin_view(self.disconnect_view),
                 name="{}_{}_disconnect".format(*info),
@@ -254,6 +269,45 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         url = reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)], current_app=self.admin_site.name)
         return HttpResponseRedirect(url)
 
+    def import_statement_view(self, request, object_id):
+        """The target of the change page's "Import statement" upload: POST only, the sync permission on the object.
+
+        The file is read (at most one byte over FINSYNC_MAX_STATEMENT_BYTES),
+        imported and dropped; the outcome is an admin message.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_sync_permission(request, obj):
+            raise PermissionDenied
+        info = self.opts.app_label, self.opts.model_name
+        back = HttpResponseRedirect(
+            reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)], current_app=self.admin_site.name)
+        )
+        limit = settings.FINSYNC_MAX_STATEMENT_BYTES
+        upload = request.FILES.get("file")
+        if upload is None:
+            self.message_user(request, f"{obj}: choose an OFX or QFX file to import", messages.ERROR)
+            return back
+        command = ImportStatement(
+            connection_id=obj.pk,
+            user_id=request.user.pk,
+            filename=upload.name or "",
+            content=upload.read(limit + 1),
+            force=request.POST.get("force") in ("1", "on", "true"),
+        )
+        try:
+            result = import_statement(command, source=Source.ADMIN)
+        except SyncError as error:
+            report(request, self, f"{obj} · {upload.name}", "statement", error=error)
+        else:
+            report(request, self, f"{obj} · {upload.name}", "statement", result=result)
+        return back
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, unquote(object_id))
         can_disconnect = (
@@ -261,7 +315,17 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
             and obj.status != Connection.Status.DISCONNECTED
             and self.has_change_permission(request, obj)
         )
-        extra_context = {**(extra_context or {}), "can_disconnect": can_disconnect}
+        can_import = (
+            obj is not None
+            and obj.status == Connection.Status.ACTIVE
+            and _imports_files(obj)
+            and self.has_sync_permission(request, obj)
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "can_disconnect": can_disconnect,
+            "can_import_statement": can_import,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Status", ordering="status")

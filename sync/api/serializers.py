@@ -241,6 +241,15 @@ class SyncHoldingsSerializer(serializers.Serializer):
     force = serializers.BooleanField(default=False, help_text="Sync even if synced within the minimum interval.")
 
 
+class StatementUploadSerializer(serializers.Serializer):
+    """`multipart/form-data`: `file` (an OFX or QFX download) and `force`."""
+
+    file = serializers.FileField(
+        allow_empty_file=True, help_text="The OFX or QFX file (at most FINSYNC_MAX_STATEMENT_BYTES); not kept."
+    )
+    force = serializers.BooleanField(default=False, help_text="Import even if this file was imported already.")
+
+
 class SyncResultSerializer(serializers.Serializer):
     """What a sync that did not fail returns (`sync.results.SyncResult.as_dict`)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils.decorators import method_decorator
@@ -17,17 +18,18 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from sync import errors, selectors
 from sync.api import filters, serializers
 from sync.api.exceptions import REQUEST_TOO_LARGE
 from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
-from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
+from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
 from sync.services.connections import create_connection, disconnect_connection
 from sync.services.edits import edit_transaction
-from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
+from sync.services.handlers import import_statement, sync_accounts, sync_holdings, sync_transactions
 
 _ERROR = serializers.ErrorSerializer
 
@@ -47,6 +49,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 READ_ERRORS = _errors(400, 401, 403, 404)
+STATEMENT_FORM_OVERHEAD = 64 * 1024  # a multipart body's boundaries and headers around the file
 SYNC_ERRORS = _errors(400, 401, 403, 404, 409, 429, 502, 503)
 
 
@@ -108,7 +111,7 @@ class ConnectionViewSet(
         return super().get_serializer_class()
 
     def get_throttles(self):
-        if self.action in ("sync_accounts", "sync_transactions"):
+        if self.action in ("sync_accounts", "sync_transactions", "import_statement"):
             return [SyncRateThrottle()]
         if self.action in ConnectRateThrottle.actions:
             return [ConnectRateThrottle()]
@@ -180,6 +183,42 @@ class ConnectionViewSet(
             force=body.validated_data["force"],
         )
         return Response(sync_transactions(command, source=Source.API).as_dict())
+
+    @extend_schema(
+        summary="Import an OFX or QFX statement file (a connection of the provider `ofx`)",
+        request={"multipart/form-data": serializers.StatementUploadSerializer},
+        responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS, 413: OpenApiResponse(_ERROR)},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="statements",
+        parser_classes=[MultiPartParser],
+        serializer_class=serializers.StatementUploadSerializer,
+    )
+    def import_statement(self, request, pk=None):
+        limit = settings.FINSYNC_MAX_STATEMENT_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + STATEMENT_FORM_OVERHEAD:
+            # Refused before the body is read (or spooled to disk) at all.
+            return Response(REQUEST_TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        # At most one byte over the limit is read: enough for the service to refuse it.
+        content = upload.read(limit + 1)
+        command = ImportStatement(
+            connection_id=_uuid_or_404(pk),
+            user_id=request.user.pk,
+            filename=upload.name or "",
+            content=content,
+            force=body.validated_data["force"],
+        )
+        # The upload is read, applied and dropped: nothing keeps it.
+        return Response(import_statement(command, source=Source.API).as_dict())
 
 
 @extend_schema_view(

@@ -14,6 +14,10 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 RECENTLY_SYNCED = "recently_synced"
+# The skips of statement-file connections (sync.services.handlers): a file imported
+# already, and a sync asked of a connection whose data comes only from files.
+ALREADY_IMPORTED = "already_imported"
+IMPORTS_FILES = "imports_files"
 
 
 def recently_synced_cutoff(now: datetime | None = None) -> datetime:

@@ -15,18 +15,22 @@ Every handler follows the same steps (docs/architecture.md, "Handler flow"):
    rolled back, so that it survives it.
 
 What differs per kind is a small plan object (`_AccountsPlan`,
-`_TransactionsPlan`, `_HoldingsPlan`): how to find the target and its last
-success, what to fetch, and what to write.
+`_TransactionsPlan`, `_HoldingsPlan`, `_StatementPlan`): how to find the
+target and its last success, when to skip (the gate), what to fetch, and
+what to write. A statement import is the same flow: its "fetch" parses the
+file, its gate is "this file was imported already".
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,9 +42,10 @@ from sync.apply import spans
 from sync.apply.accounts import upsert_accounts
 from sync.apply.holdings import apply_holdings
 from sync.apply.spool import spool_transactions
+from sync.apply.statements import apply_statement_file
 from sync.apply.transactions import apply_spooled_transactions
 from sync.audit import signals
-from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
+from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.crypto import decrypt_credentials
 from sync.errors import (
     ConnectionInactive,
@@ -52,16 +57,23 @@ from sync.errors import (
     ValidationError,
     from_provider_error,
 )
-from sync.models import Account, Connection, SyncKind, SyncRun
+from sync.models import Account, Connection, StatementImport, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
 from sync.scrub import Scrubber, scrubber_for
-from sync.services.gate import RECENTLY_SYNCED, recently_synced
+from sync.services.gate import ALREADY_IMPORTED, IMPORTS_FILES, RECENTLY_SYNCED, recently_synced
 from sync.services.runs import Attempt
 from sync.services.window import transactions_window
 
 logger = logging.getLogger("finsync.sync")
 
-__all__ = ["mark_needs_reauth", "sync_accounts", "sync_holdings", "sync_transactions", "transactions_window"]
+__all__ = [
+    "import_statement",
+    "mark_needs_reauth",
+    "sync_accounts",
+    "sync_holdings",
+    "sync_transactions",
+    "transactions_window",
+]
 
 
 def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
@@ -77,6 +89,17 @@ def sync_transactions(command: SyncTransactions, *, source: str, correlation_id:
 def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
     """Sync one account's holdings: a full snapshot, missing positions go inactive."""
     return _run(_HoldingsPlan(command), command, source=source, correlation_id=correlation_id)
+
+
+def import_statement(command: ImportStatement, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
+    """Import an OFX/QFX file into a statement-file connection: every statement in it, in one transaction.
+
+    Same flow as the syncs (ownership, one at a time per connection, a run and
+    audit events naming the file by name, size and SHA-256, never its
+    contents). A file already imported into the connection is skipped
+    (`already_imported`) unless forced; identity rules: sync.apply.statements.
+    """
+    return _run(_StatementPlan(command), command, source=source, correlation_id=correlation_id)
 
 
 # --- what differs per kind ------------------------------------------------------------------------
@@ -102,6 +125,9 @@ class _Plan(Protocol):
     def resolve(self, actor, attempt: Attempt) -> datetime | None:
         """Find the target (NotFound otherwise), fill `attempt`; return the kind's last success."""
 
+    def gate(self, attempt: Attempt, *, force: bool) -> tuple[str, str] | None:
+        """(reason, message) when this attempt is skipped, else None."""
+
     def fetch(self, provider: Provider, attempt: Attempt, *, known_spans: bool) -> _Fetched:
         """Ask the provider; no database transaction is open."""
 
@@ -109,7 +135,17 @@ class _Plan(Protocol):
         """Apply what was fetched; runs inside the data transaction."""
 
 
-class _AccountsPlan:
+class _SyncGate:
+    """The three syncs' gate: a statement-file connection is not synced; else the recently-synced gate."""
+
+    def gate(self, attempt: Attempt, *, force: bool) -> tuple[str, str] | None:
+        if _imports_files(attempt.connection):
+            return IMPORTS_FILES, "this connection gets its data from statement files: import an OFX or QFX file"
+        skip = recently_synced(attempt.last_success, force=force)
+        return (RECENTLY_SYNCED, skip) if skip else None
+
+
+class _AccountsPlan(_SyncGate):
     kind = SyncKind.ACCOUNTS
 
     def __init__(self, command: SyncAccounts) -> None:
@@ -131,7 +167,7 @@ class _AccountsPlan:
         return counts
 
 
-class _TransactionsPlan:
+class _TransactionsPlan(_SyncGate):
     kind = SyncKind.TRANSACTIONS
 
     def __init__(self, command: SyncTransactions) -> None:
@@ -208,7 +244,7 @@ class _TransactionsPlan:
         return counts
 
 
-class _HoldingsPlan:
+class _HoldingsPlan(_SyncGate):
     kind = SyncKind.HOLDINGS
 
     def __init__(self, command: SyncHoldings) -> None:
@@ -238,15 +274,86 @@ class _HoldingsPlan:
         return counts
 
 
+class _StatementPlan:
+    """ImportStatement: the target is a statement-file connection, "fetch" parses the file."""
+
+    kind = SyncKind.STATEMENT
+
+    def __init__(self, command: ImportStatement) -> None:
+        self.command = command
+        self.sha256 = hashlib.sha256(command.content).hexdigest()
+
+    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+        command = self.command
+        attempt.details = {
+            "file": {"name": (command.filename or "")[:255], "size": len(command.content), "sha256": self.sha256}
+        }
+        attempt.connection = _syncable_connection(actor, command.connection_id)
+        if not _imports_files(attempt.connection):
+            raise ValidationError(
+                f"connection {attempt.connection.pk} is a {attempt.connection.provider} connection, "
+                "not a statement-file one: create one with the provider 'ofx'"
+            )
+        limit = settings.FINSYNC_MAX_STATEMENT_BYTES
+        if len(command.content) > limit:
+            raise ValidationError(f"the file is over the limit of {limit} bytes (FINSYNC_MAX_STATEMENT_BYTES)")
+        return None
+
+    def gate(self, attempt: Attempt, *, force: bool) -> tuple[str, str] | None:
+        if force:
+            return None
+        earlier = StatementImport.objects.filter(connection=attempt.connection, sha256=self.sha256).first()
+        if earlier is None:
+            return None
+        when = timezone.localtime(earlier.imported_at).strftime("%Y-%m-%d %H:%M")
+        return (
+            ALREADY_IMPORTED,
+            f"this file ({earlier.filename or 'unnamed'}) was imported on {when}; force to import again",
+        )
+
+    def fetch(self, provider: Provider, attempt: Attempt, *, known_spans: bool) -> _Fetched:
+        parsed = provider.parse_statement(self.command.content)
+        return _Fetched(parsed, list(parsed.warnings))
+
+    def write(self, fetched: _Fetched, attempt: Attempt, now: datetime) -> Counts:
+        counts, warnings = apply_statement_file(attempt.connection, fetched.data, now=now)
+        fetched.warnings += [w for w in warnings if w not in fetched.warnings]
+        StatementImport.objects.bulk_create(
+            [
+                StatementImport(
+                    connection=attempt.connection,
+                    sha256=self.sha256,
+                    filename=(self.command.filename or "")[:255],
+                    size=len(self.command.content),
+                    sync_run=attempt.run,
+                    imported_at=now,
+                )
+            ],
+            ignore_conflicts=True,  # a forced re-import keeps the first import's record
+        )
+        Connection.objects.filter(pk=attempt.connection.pk).update(
+            accounts_synced_at=now, transactions_synced_at=now, updated_at=now
+        )
+        return counts
+
+
+def _imports_files(connection: Connection) -> bool:
+    try:
+        return get_provider_class(connection.provider).capabilities.imports_files
+    except KeyError:
+        return False
+
+
 # --- the steps every kind takes -------------------------------------------------------------------
 
 
 def _run(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | None) -> SyncResult:
     attempt = _begin(plan, command, source=source, correlation_id=correlation_id)
-    skip = recently_synced(attempt.last_success, force=command.force)
+    skip = plan.gate(attempt, force=command.force)
     if skip:
-        run = attempt.record_skip(RECENTLY_SYNCED, skip)
-        return _result(attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=RECENTLY_SYNCED, message=skip)
+        reason, message = skip
+        run = attempt.record_skip(reason, message)
+        return _result(attempt, run, Counts(), status=SyncRun.Status.SKIPPED, reason=reason, message=message)
     try:
         run = attempt.claim()
     except SyncError as error:

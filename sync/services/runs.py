@@ -35,6 +35,8 @@ class Attempt:
     window_start: date | None = None
     window_end: date | None = None
     last_success: datetime | None = None  # of this kind, on this target: what the recently-synced gate reads
+    run: SyncRun | None = None  # the claim, once taken
+    details: dict | None = None  # more of what was asked, for every event (a statement file's name, size, SHA-256)
 
     def emit(self, outcome: str, sync_run: SyncRun | None, payload: dict) -> None:
         signals.SYNC_SIGNALS[outcome].send(
@@ -50,7 +52,7 @@ class Attempt:
         )
 
     def base_payload(self) -> dict:
-        payload = {"force": self.force}
+        payload = {"force": self.force, **(self.details or {})}
         if self.window_start is not None:
             payload["window"] = [self.window_start.isoformat(), self.window_end.isoformat()]
         return payload
@@ -119,12 +121,13 @@ class Attempt:
             )
         try:
             with transaction.atomic():
-                return SyncRun.objects.create(
+                self.run = SyncRun.objects.create(
                     **self._run_fields(),
                     status=SyncRun.Status.RUNNING,
                     started_at=now,
                     lease_expires_at=now + lease,
                 )
+                return self.run
         except IntegrityError:
             raise SyncInProgress("another sync of this connection is running; try again when it finishes") from None
 

@@ -101,3 +101,45 @@ def test_sync_everything_from_the_connection_page(chromium_path, live_server, tr
     assert Transaction.objects.filter(account__connection=connection).exists()
     statuses = list(SyncRun.objects.filter(connection=connection, source="admin").values_list("status", flat=True))
     assert statuses.count("succeeded") == 3 and statuses.count("skipped") == 3
+
+
+@pytest.mark.browser
+def test_import_a_statement_from_the_connection_page(chromium_path, live_server, transactional_db, operator, user):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.providers.ofx_helpers import CHECKING, SAMPLES, file_connection
+
+    connection = file_connection(user, "Alice files")
+    page_url = live_server.url + change_url("connection", connection.pk)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(page_url)
+            page.fill("#id_username", operator.username)
+            page.fill("#id_password", PASSWORD)
+            page.click("input[type=submit]")
+            expect(page.locator("#statement-panel")).to_be_visible()
+
+            page.set_input_files("#statement-file", str(SAMPLES / CHECKING))
+            page.get_by_role("button", name="Import statement").click()
+            messages = page.locator("ul.messagelist")
+            expect(messages.locator("li.success").first).to_contain_text(
+                "Alice files (ofx) · chase_checking.qfx: Imported 5 records: 5 created"
+            )
+            expect(page.locator("#accounts-group tbody tr.has_original")).to_have_count(1)
+            _shot(page, "statement-imported")
+
+            page.set_input_files("#statement-file", str(SAMPLES / CHECKING))
+            page.get_by_role("button", name="Import statement").click()
+            expect(messages.locator("li.info").first).to_contain_text(
+                "Skipped statement: this file (chase_checking.qfx)"
+            )
+        finally:
+            browser.close()
+
+    assert Transaction.objects.filter(account__connection=connection).count() == 4
+    statuses = sorted(SyncRun.objects.filter(connection=connection, source="admin").values_list("status", flat=True))
+    assert statuses == ["skipped", "succeeded"]
