@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import models
+
 from sync.apply.sql import ROWS_PER_STATEMENT
 
 
-def assign_changed(obj, values: dict) -> bool:
+def assign_changed(obj: models.Model, values: dict) -> bool:
     """Set `values` on `obj`; True when anything differed."""
     changed = False
     for name, value in values.items():
@@ -23,7 +25,9 @@ def assign_changed(obj, values: dict) -> bool:
     return changed
 
 
-def write_instances(model, created: list, updated: list, fields: Iterable[str], now: datetime) -> None:
+def write_instances(
+    model: type[models.Model], created: list, updated: list, fields: Iterable[str], now: datetime
+) -> None:
     if created:
         model.objects.bulk_create(created, batch_size=ROWS_PER_STATEMENT)
     if updated:

@@ -42,7 +42,7 @@ TRANSACTION_SYNCED_FIELDS = (
 ACTIVITY_TYPES = frozenset(Transaction.ActivityType.values)
 
 
-def _decimal(value, step: Decimal, limit: Decimal, what: str) -> Decimal | None:
+def _decimal(value: object, step: Decimal, limit: Decimal, what: str) -> Decimal | None:
     if value is None:
         return None
     try:
@@ -54,11 +54,11 @@ def _decimal(value, step: Decimal, limit: Decimal, what: str) -> Decimal | None:
     return number
 
 
-def money(value, what: str) -> Decimal | None:
+def money(value: object, what: str) -> Decimal | None:
     return _decimal(value, MONEY_STEP, MONEY_LIMIT, what)
 
 
-def quantity(value, what: str) -> Decimal | None:
+def quantity(value: object, what: str) -> Decimal | None:
     return _decimal(value, QUANTITY_STEP, QUANTITY_LIMIT, what)
 
 
@@ -69,7 +69,7 @@ def currency(value: str, what: str) -> str:
     return code
 
 
-def activity_type(value, what: str) -> str | None:
+def activity_type(value: object, what: str) -> str | None:
     """One of Transaction.ActivityType, or None when the provider reports none."""
     if value in (None, ""):
         return None

@@ -87,7 +87,7 @@ class TransactionSpool:
         self.next_cursor = page.next_cursor
         self.warnings += [w for w in page.warnings if w not in self.warnings]
 
-    def _write(self, files: dict[str, IO[bytes]], account_id: str, record, first_id: str) -> None:
+    def _write(self, files: dict[str, IO[bytes]], account_id: str, record: tuple, first_id: str) -> None:
         """Append a record to the account's file of `files`: (page, rows) to `_files`, ids to `_id_files`."""
         if account_id not in files:
             files[account_id] = tempfile.TemporaryFile(prefix="finsync-spool-")  # noqa: SIM115 - closed in close()

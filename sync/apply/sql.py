@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from django.db import connection
+from django.db import connection, models
 
 ROWS_PER_STATEMENT = 1000
 # Version 4 (random) UUIDs from 128 random bits: clear then set the version and variant bits, as uuid.UUID does.
@@ -27,7 +27,7 @@ def new_ids(count: int) -> list[uuid.UUID]:
     ]
 
 
-def bulk_insert(model, columns: Sequence[str], records: list[tuple]) -> None:
+def bulk_insert(model: type[models.Model], columns: Sequence[str], records: list[tuple]) -> None:
     """Insert plain tuples: PostgreSQL COPY straight into the table, elsewhere executemany in batches.
 
     The caller has read the existing rows inside the same transaction, under
@@ -51,7 +51,7 @@ def bulk_insert(model, columns: Sequence[str], records: list[tuple]) -> None:
             cursor.executemany(sql, [prepare(record) for record in records[start : start + ROWS_PER_STATEMENT]])
 
 
-def bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
+def bulk_update(model: type[models.Model], columns: Sequence[str], records: list[tuple]) -> None:
     """UPDATE rows by primary key: each record is (pk, *values of columns[1:])."""
     if not records:
         return
@@ -69,7 +69,7 @@ def bulk_update(model, columns: Sequence[str], records: list[tuple]) -> None:
             cursor.executemany(sql, params)
 
 
-def _preparer(model, columns: Sequence[str]):
+def _preparer(model: type[models.Model], columns: Sequence[str]) -> Callable[[tuple], Sequence]:
     """A function turning a record into the values the database driver takes (Django's own adaptation)."""
     if connection.vendor == "postgresql":
         return _same  # psycopg adapts UUID, Decimal, dates and aware datetimes itself
@@ -87,7 +87,7 @@ def _preparer(model, columns: Sequence[str]):
         else:
             adapters.append((index, lambda value, field=field: field.get_db_prep_save(value, connection)))
 
-    def prepare(record):
+    def prepare(record: tuple) -> list:
         values = list(record)
         for index, adapt in adapters:
             values[index] = adapt(values[index])
@@ -96,9 +96,9 @@ def _preparer(model, columns: Sequence[str]):
     return prepare
 
 
-def _same(value):
+def _same(value: object) -> object:
     return value
 
 
-def _uuid_hex(value):
+def _uuid_hex(value: uuid.UUID | None) -> str | None:
     return None if value is None else value.hex

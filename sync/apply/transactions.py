@@ -12,13 +12,14 @@ that replace them.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import BooleanField
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
 from providers.base import TransactionsResult, supersedes
@@ -44,7 +45,16 @@ class _Row:
 
     __slots__ = ("adding", "category", "notes", "pk", "provider_id", "replaces_id", "values")
 
-    def __init__(self, pk, provider_id: str, values: tuple, *, category="", notes="", adding=False) -> None:
+    def __init__(
+        self,
+        pk: uuid.UUID,
+        provider_id: str,
+        values: tuple,
+        *,
+        category: str = "",
+        notes: str = "",
+        adding: bool = False,
+    ) -> None:
         self.pk = pk
         self.provider_id = provider_id
         self.values = values
@@ -88,7 +98,7 @@ TRANSACTION_COLUMNS = (
 )
 
 
-def _load(queryset, into: dict[str, _Row]) -> None:
+def _load(queryset: QuerySet[Transaction], into: dict[str, _Row]) -> None:
     width = len(TRANSACTION_SYNCED_FIELDS)
     for pk, provider_id, *rest in queryset.values_list(*_ROW_FIELDS):
         into[provider_id] = _Row(pk, provider_id, tuple(rest[:width]), category=rest[width], notes=rest[width + 1])
@@ -201,7 +211,7 @@ def _unchanged_ids(spool: TransactionSpool, provider_account_id: str, chosen: di
     return ids
 
 
-def _vanished_ids(in_window, chosen: dict[str, int], unchanged: set[str]) -> list[str]:
+def _vanished_ids(in_window: QuerySet[Transaction], chosen: dict[str, int], unchanged: set[str]) -> list[str]:
     """Stored rows of the window that the provider no longer sends; StaleSpans when an unchanged span's row is gone.
 
     When every row the window holds belongs to an unchanged span, nothing
@@ -376,7 +386,7 @@ class _AccountWrite:
         )
 
 
-def _count_present(in_window, expected: int) -> int:
+def _count_present(in_window: QuerySet[Transaction], expected: int) -> int:
     """How many rows of the window are not removed; StaleSpans when fewer than the unchanged spans' rows.
 
     Every row of an unchanged span is stored, not removed, dated within the
