@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -563,6 +564,8 @@ def main(argv=None) -> None:
         parser.error(f"--providers: choose among {', '.join(PROVIDERS)}")
     if args.postgres_url:
         os.environ["FINSYNC_BENCH_POSTGRES_URL"] = args.postgres_url
+    # The benchmark's own throwaway databases need no deployment's key; its processes share this one.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     if args.quick:
         args.accounts, args.per_account, args.naive_sample = 3, 2000, 300
     results = [bench_database(args, vendor.strip()) for vendor in args.databases.split(",") if vendor.strip()]
