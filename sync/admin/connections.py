@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from providers.registry import get_provider_class, provider_slugs
 from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
+from sync.admin.jobs import jobs_link
 from sync.admin.reporting import report_outcomes
 from sync.errors import SyncError
 from sync.models import Account, AuditEvent, Connection, Source, SyncRun
@@ -281,7 +282,7 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
             reverse("admin:sync_auditevent_changelist", current_app=self.admin_site.name),
             obj.pk,
             events,
-        )
+        ) + jobs_link(obj, self.admin_site.name)
 
     # --- adding: provider first, then its connect fields --------------------------
 

@@ -387,3 +387,23 @@ def test_defer_without_a_job_engine_says_so(demo_connection, is_postgres):
         call_command("sync", "accounts", "--all-connections", "--defer", stdout=out)
     assert raised.value.returncode == 2
     assert "PostgreSQL" in str(raised.value) and "sync KIND --all-connections" in str(raised.value)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_the_job_admin_links_a_job_to_its_connection_and_sync_runs(demo_connection, client):
+    from django.contrib.auth.models import User
+
+    from sync.services.jobs import job_correlation_id, request_sync
+
+    job_id = request_sync(demo_connection.pk)
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    page = client.get("/admin/procrastinate/procrastinatejob/").content.decode()
+    assert f"/admin/sync/connection/{demo_connection.pk}/change/" in page
+    assert f"/admin/sync/syncrun/?correlation_id={job_correlation_id(job_id)}" in page
+    connection_page = client.get(f"/admin/sync/connection/{demo_connection.pk}/change/").content.decode()
+    assert f"?lock=finsync-connection:{demo_connection.pk}" in connection_page and "1 sync jobs" in connection_page
+    assert (
+        client.get(f"/admin/procrastinate/procrastinatejob/?lock=finsync-connection:{demo_connection.pk}").status_code
+        == 200
+    )
