@@ -55,9 +55,11 @@ test-postgres: $(VENV)/.dev
 test-sqlite: $(VENV)/.dev
 	DATABASE_URL=$(SQLITE_URL) $(PY) -m pytest -q -p no:cacheprovider
 
-## bench: the sync benchmark (100,000 rows) on PostgreSQL and SQLite; writes benchmarks/RESULTS.md
+## bench: the sync benchmark (100,000 rows) on PostgreSQL and SQLite; writes benchmarks/RESULTS.md;
+## then the fleet benchmark (500 connections, 1/2/4 workers); writes benchmarks/RESULTS-fleet.md
 bench: $(VENV)/.dev
 	$(PY) benchmarks/sync_bench.py --postgres-url $(PG_URL)
+	$(PY) benchmarks/fleet_bench.py --postgres-url $(PG_URL)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis db.sqlite3

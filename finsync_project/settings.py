@@ -89,6 +89,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite.setdefault("transaction_mode", "IMMEDIATE")
     _sqlite.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 
+# The job engine (Procrastinate: scheduled, webhook-requested and fleet syncs run by
+# `manage.py procrastinate worker`) lives in PostgreSQL. On SQLite its app is not
+# installed at all: its migrations are PostgreSQL SQL, its admin would list tables that
+# do not exist, and `sync --all-connections` runs in-process instead.
+FINSYNC_JOBS_ENABLED = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+if FINSYNC_JOBS_ENABLED:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("sync.apps.SyncConfig"), "procrastinate.contrib.django")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # AxesStandaloneBackend first: it refuses a locked-out login before the password is checked.
@@ -176,6 +184,27 @@ FINSYNC_SYNC_LEASE_SECONDS = env.int("FINSYNC_SYNC_LEASE_SECONDS", default=900)
 # A window provider's unchanged spans (e.g. SimpleFIN's 60-day chunks, per account) are
 # skipped on re-sync by digest (sync/apply/spans.py); off: every row is mapped and compared.
 FINSYNC_TRANSACTION_SPANS = env.bool("FINSYNC_TRANSACTION_SPANS", default=True)
+# Jobs (PostgreSQL only): the periodic task that defers every due connection runs on this
+# cron schedule (five fields, or six with seconds last); workers are `manage.py procrastinate worker`.
+FINSYNC_SYNC_SCHEDULE = env.str("FINSYNC_SYNC_SCHEDULE", default="0 * * * *")
+# Stalled jobs (their worker stopped sending heartbeats: killed, host lost) are retried on
+# this schedule; a worker is stalled after FINSYNC_WORKER_STALLED_SECONDS without a heartbeat.
+FINSYNC_STALLED_JOBS_SCHEDULE = env.str("FINSYNC_STALLED_JOBS_SCHEDULE", default="* * * * *")
+FINSYNC_WORKER_STALLED_SECONDS = env.float("FINSYNC_WORKER_STALLED_SECONDS", default=30.0)
+# A sync job that met provider_unavailable or provider_rate_limited is retried this many times
+# (exponential backoff from FINSYNC_JOB_RETRY_BACKOFF_SECONDS, never before the provider's Retry-After).
+FINSYNC_JOB_MAX_ATTEMPTS = env.int("FINSYNC_JOB_MAX_ATTEMPTS", default=5)
+FINSYNC_JOB_RETRY_BACKOFF_SECONDS = env.int("FINSYNC_JOB_RETRY_BACKOFF_SECONDS", default=30)
+# The task modules Procrastinate's workers load.
+PROCRASTINATE_IMPORT_PATHS = ["sync.services.jobs"]
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": env.float("FINSYNC_WORKER_HEARTBEAT_SECONDS", default=10.0),
+    "stalled_worker_timeout": FINSYNC_WORKER_STALLED_SECONDS,
+    # On SIGTERM a worker finishes its running syncs for up to this long, then stops them
+    # (they are recorded as failed; a stopped job is retried by the stalled-job task).
+    "shutdown_graceful_timeout": env.float("FINSYNC_WORKER_SHUTDOWN_SECONDS", default=60.0),
+}
 # Fernet keys (comma-separated, urlsafe base64); the first encrypts, all decrypt.
 FINSYNC_ENCRYPTION_KEYS = env.list("FINSYNC_ENCRYPTION_KEYS", default=[])
 # Plain-http provider URLs are refused unless this is set (tests, local fakes).

@@ -54,6 +54,11 @@ class Source(models.TextChoices):
     ADMIN = "admin", "Admin"
     API = "api", "API"
     CLI = "cli", "CLI"
+    # Syncs run by the job engine's workers (sync/services/jobs.py): on the schedule,
+    # asked for by a provider's webhook (`request_sync`), or deferred by `sync --defer`.
+    SCHEDULE = "schedule", "Schedule"
+    WEBHOOK = "webhook", "Webhook"
+    FLEET = "fleet", "Fleet"
 
 
 class ConnectionStatus(models.TextChoices):
@@ -109,10 +114,9 @@ class Connection(TimeStamped):
     last_error = models.TextField(blank=True, default="")
     last_error_code = models.CharField(max_length=50, blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
-    # Fleet claim (`sync all --all-connections`): which worker is syncing this
-    # connection, until when. Expires so a crashed worker's claim is taken over.
-    claimed_by = models.CharField(max_length=200, blank=True, default="", editable=False)
-    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set by `request_sync` (a provider's webhook says there is new data): the connection
+    # is due whatever its last sync, and first in the queue; cleared when a sync job ran.
+    sync_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["owner_id", "name"]

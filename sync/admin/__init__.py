@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from sync.admin import accounts, connections, records  # noqa: F401  (each module registers its admins)
+from sync.admin import accounts, connections, jobs, records  # noqa: F401  (each module registers its admins)
 
 admin.site.site_header = "FinSync console"
 admin.site.site_title = "FinSync"

@@ -25,6 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from providers.registry import get_provider_class, provider_slugs
 from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
+from sync.admin.jobs import jobs_link
 from sync.admin.reporting import report, report_outcomes
 from sync.commands import ImportStatement
 from sync.errors import SyncError
@@ -357,7 +358,7 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
             reverse("admin:sync_auditevent_changelist", current_app=self.admin_site.name),
             obj.pk,
             events,
-        )
+        ) + jobs_link(obj, self.admin_site.name)
 
     # --- adding: provider first, then its connect fields --------------------------
 

@@ -144,3 +144,19 @@ class Attempt:
         run.finished_at = timezone.now()
         run.lease_expires_at = None
         run.save()
+
+
+def release_stalled_claims(correlation_id: UUID) -> int:
+    """Fail the `running` runs of `correlation_id` (one sync job): its previous attempt's process died.
+
+    Called when the job engine runs a job again after its worker stopped sending
+    heartbeats, so the retry need not wait for the lease to expire; returns how many.
+    """
+    now = timezone.now()
+    return SyncRun.objects.filter(correlation_id=correlation_id, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED,
+        reason_code="lease_expired",
+        message="the worker running this sync stopped before finishing",
+        finished_at=now,
+        lease_expires_at=None,
+    )

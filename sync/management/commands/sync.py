@@ -6,23 +6,19 @@ Exit status: 0 when every sync succeeded or was skipped, 1 when any failed,
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import uuid
-from datetime import date, datetime
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import date
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from sync.errors import SyncError
-from sync.models import Account, Connection
+from sync.models import Account, Connection, Source
 from sync.rendering import describe_row
-from sync.services.connection_sync import sync_connection
-from sync.services.fleet import ConnectionReport, WorkerProcessesFailed, run_worker, run_worker_processes
+from sync.services.connection_sync import SyncOutcome, sync_connection
+from sync.services.due import sync_due_in_process
 from sync.services.window import transactions_window
 
 KINDS = {
@@ -35,6 +31,20 @@ KINDS = {
 
 # How each level of sync.rendering reads in a terminal.
 STYLES = {"success": "SUCCESS", "info": "WARNING", "warning": "WARNING", "error": "ERROR"}
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """One connection's outcome rows, as printed."""
+
+    connection_id: str
+    name: str
+    provider: str
+    rows: list[dict]
+
+    @classmethod
+    def of(cls, connection: Connection, outcomes: list[SyncOutcome]) -> ConnectionReport:
+        return cls(str(connection.pk), connection.name, connection.provider, [o.as_dict() for o in outcomes])
 
 
 def _usage(message: str) -> CommandError:
@@ -109,16 +119,11 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Act as this user (default: each connection's owner).")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
         parser.add_argument(
-            "--workers",
-            type=int,
-            default=1,
-            metavar="N",
-            help="With --all-connections: run N worker processes that share the connections "
-            "(on PostgreSQL, any number of such commands on any hosts share them too).",
+            "--defer",
+            action="store_true",
+            help="With --all-connections: queue one job per due connection for the workers "
+            "(`manage.py procrastinate worker`, PostgreSQL) and return; prints how many (json: the job ids).",
         )
-        # Internal: set by the parent command on its worker processes.
-        parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-        parser.add_argument("--started-at", help=argparse.SUPPRESS)
 
     def handle(
         self,
@@ -132,35 +137,37 @@ class Command(BaseCommand):
         force,
         user,
         format,
-        workers,
-        worker,
-        started_at,
+        defer,
         **options,
     ):
         start, end = _window(start_date, end_date)
         account_obj = _account(account, what)
-        connections = self._connections(connection, all_connections, account_obj)
         actor = _actor(user)
+        if defer:
+            return self._defer(what, all_connections, account_obj, connection, start, end, force, actor, format)
+        connections = self._connections(connection, all_connections, account_obj)
 
-        if workers < 1 or workers > 64:
-            raise _usage("--workers must be between 1 and 64")
-        if workers > 1 and not all_connections:
-            raise _usage("--workers needs --all-connections")
         if all_connections and account_obj is None:
-            fleet = {
-                "what": what,
-                "start": start,
-                "end": end,
-                "force": force,
-                "actor": actor,
-                "format": format,
-                "verbosity": options["verbosity"],
-            }
-            started = datetime.fromisoformat(started_at) if started_at else timezone.now()
-            if worker:
-                return self._work(started, **fleet, jsonl=True)
-            rows = self._spawn(workers, started, **fleet) if workers > 1 else self._work(started, **fleet)
-            return self._finish(rows, format, options["verbosity"])
+            rows = []
+            verbosity = options["verbosity"]
+
+            def on_connection(conn, outcomes):
+                report = ConnectionReport.of(conn, outcomes)
+                rows.extend(report.rows)
+                self._progress(len({r["connection_id"] for r in rows}), report, verbosity)
+                if format == "text":
+                    self._report(report, verbosity)
+
+            sync_due_in_process(
+                kinds=KINDS[what],
+                force=force,
+                actor=actor,
+                start_date=start,
+                end_date=end,
+                source="cli",
+                on_connection=on_connection,
+            )
+            return self._finish(rows, format, verbosity)
 
         outcomes = []
         for conn in connections:
@@ -179,6 +186,26 @@ class Command(BaseCommand):
                 self._report(ConnectionReport.of(conn, mine), options["verbosity"])
         return self._finish([o.as_dict() for o in outcomes], format, options["verbosity"])
 
+    def _defer(self, what, all_connections, account, connection_ids, start, end, force, actor, format):
+        # Imported here: the job engine's module is only needed (and only usable) with --defer.
+        from sync.services.jobs import JobsUnavailable, defer_due
+
+        if not all_connections or account is not None or connection_ids:
+            raise _usage("--defer needs --all-connections (and no --account or --connection)")
+        if start or end:
+            raise _usage("--defer syncs each connection's default window; leave out --start-date and --end-date")
+        try:
+            deferred = defer_due(KINDS[what], source=Source.FLEET, force=force, actor=actor)
+        except JobsUnavailable as error:
+            raise _usage(error.message) from None
+        if format == "json":
+            self.stdout.write(json.dumps(deferred.job_ids))
+        else:
+            self.stdout.write(
+                f"{len(deferred.job_ids)} sync jobs deferred"
+                + (f" ({deferred.already_queued} connections already had one)" if deferred.already_queued else "")
+            )
+
     def _finish(self, rows, format, verbosity):
         if format == "json":
             self.stdout.write(json.dumps(rows, indent=2))
@@ -187,65 +214,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(rows)} syncs: {len(rows) - failed} ok, {failed} failed")
         if failed:
             raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
-
-    # --- fleet: --all-connections, in this process or in worker processes --------------------------
-
-    def _work(self, started, *, what, start, end, force, actor, format, verbosity, jsonl=False):
-        rows = []
-
-        def on_connection(conn, outcomes):
-            report = ConnectionReport.of(conn, outcomes)
-            rows.extend(report.rows)
-            if jsonl:
-                self.stdout.write(report.to_line())
-                self.stdout.flush()
-                return
-            self._progress(len({r["connection_id"] for r in rows}), report, verbosity)
-            if format == "text":
-                self._report(report, verbosity)
-
-        run_worker(
-            kinds=KINDS[what],
-            force=force,
-            started_at=started,
-            actor=actor,
-            start_date=start,
-            end_date=end,
-            source="cli",
-            on_connection=on_connection,
-        )
-        return None if jsonl else rows
-
-    def _spawn(self, workers, started, *, what, start, end, force, actor, format, verbosity):
-        argv = [
-            sys.executable,
-            str(Path(settings.BASE_DIR) / "manage.py"),
-            "sync",
-            what,
-            "--all-connections",
-            "--worker",
-            "--started-at",
-            started.isoformat(),
-            "--format",
-            "json",
-            "--no-color",
-        ]
-        argv += ["--start-date", start.isoformat()] if start else []
-        argv += ["--end-date", end.isoformat()] if end else []
-        argv += ["--force"] if force else []
-        argv += ["--user", actor.get_username()] if actor else []
-        seen = []
-
-        def on_report(report):
-            seen.append(report.connection_id)
-            self._progress(len(seen), report, verbosity)
-            if format == "text":
-                self._report(report, verbosity)
-
-        try:
-            return run_worker_processes(argv, workers, on_report)
-        except WorkerProcessesFailed as error:
-            raise CommandError(str(error), returncode=1) from None
 
     def _progress(self, count, report, verbosity):
         if verbosity < 1:
