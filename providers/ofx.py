@@ -17,7 +17,12 @@ library: see there); this module maps its elements:
 - `LEDGERBAL` is the balance at its `DTASOF`, `AVAILBAL` the available
   balance (left out for cards when 0.00); investments: positions
   (`INVPOSLIST` joined to `SECLIST`), cash (`INVBAL/AVAILCASH`, also as a
-  `CUR:USD` position) and transactions with their cash amount.
+  `CUR:USD` position) and transactions in the investment fields (activity
+  type, symbol: the ticker, else the CUSIP, signed quantity, price, fees) with
+  their cash amount; see `_activity` for the mapping of each aggregate. A
+  REINVEST is a buy; its income side is the INCOME the file gives for it (same
+  security, income type and amount) or, when there is none, a row of its own
+  (FITID + `:income`), so that income and buy net to no cash, as they do.
 """
 
 from __future__ import annotations
@@ -91,7 +96,35 @@ INVESTMENT_LABELS = {
     "JRNLFUND": "Journal (cash)",
     "JRNLSEC": "Journal (securities)",
 }
-INCOME_LABELS = {"DIV": "Dividend", "INTEREST": "Interest", "CGLONG": "Capital gain", "CGSHORT": "Capital gain"}
+INCOME_LABELS = {
+    "DIV": "Dividend",
+    "INTEREST": "Interest",
+    "CGLONG": "Capital gain (long)",
+    "CGSHORT": "Capital gain (short)",
+    "MISC": "Income",
+}
+# FinSync activity types of investment transactions. INCOME and REINVEST go by INCOMETYPE:
+# a capital gains distribution (CGLONG, CGSHORT) is a fund's cash distribution per unit held,
+# paid and taxed as a dividend (US 1099-DIV), and Alpaca's DIVCGL/DIVCGS are dividends too;
+# its INCOMETYPE stays in the category (`INCOME:CGLONG`) to tell it from an ordinary dividend.
+INCOME_TYPES = {"DIV": "dividend", "INTEREST": "interest", "CGLONG": "dividend", "CGSHORT": "dividend"}
+ACTIVITY_TYPES = {
+    "RETOFCAP": "other",  # cash back out of the cost basis: neither income nor a sale
+    "INVEXPENSE": "fee",
+    "MARGININTEREST": "interest",
+    "SPLIT": "split",
+    "TRANSFER": "transfer",
+    "JRNLFUND": "transfer",
+    "JRNLSEC": "transfer",
+    "CLOSUREOPT": "other",  # exercise, assignment or expiry: no cash and no direction given
+}
+# INVBANKTRAN (cash activity) by TRNTYPE; the cash-movement types read their direction from
+# the sign of TRNAMT (TRNTYPE is only a label: a DEBIT with a positive amount exists).
+BANK_ACTIVITY_TYPES = {"INT": "interest", "DIV": "dividend", "FEE": "fee", "SRVCHG": "fee", "XFER": "transfer"}
+CASH_MOVEMENTS = frozenset(
+    {"CREDIT", "DEBIT", "DEP", "ATM", "POS", "CHECK", "PAYMENT", "CASH", "DIRECTDEP", "DIRECTDEBIT", "REPEATPMT"}
+)
+TRADE_FEES = ("COMMISSION", "FEES", "TAXES", "LOAD")
 
 
 def _where(element: Element) -> str:
@@ -427,14 +460,7 @@ class _FileReader:
         rows: list[StatementTransactionData] = []
         start = end = None
         if listing is not None:
-            for child in listing.children:
-                if child.name == "INVBANKTRAN":
-                    inner = child.find("STMTTRN")
-                    if inner is None:
-                        raise ProviderConfigError(f"{_where(child)} has no <STMTTRN>")
-                    rows.append(self._bank_transaction(inner, account))
-                elif child.name in INVESTMENT_LABELS:
-                    rows.append(self._investment_transaction(child, account))
+            rows = self._investment_transactions(listing, account)
             start = booking_date(listing, "DTSTART") if listing.text("DTSTART") else None
             end = booking_date(listing, "DTEND") if listing.text("DTEND") else None
         holdings = [_owned(h, account.provider_account_id) for h in holdings] if holdings is not None else None
@@ -448,6 +474,12 @@ class _FileReader:
         key = (secid.text("UNIQUEIDTYPE").upper(), secid.text("UNIQUEID"))
         ticker, name = self.securities.get(key, ("", ""))
         return f"{key[0]}:{key[1]}", ticker, name
+
+    def _symbol(self, element: Element) -> str:
+        """The ticker of the element's security, else its CUSIP (or other UNIQUEID): a trade is never symbol-less."""
+        _, ticker, _ = self._security(element)
+        secid = element.find("SECID")
+        return ticker or (secid.text("UNIQUEID") if secid is not None else "")
 
     def _positions(self, statement: Element, as_of: datetime | None, currency: str) -> list[HoldingData] | None:
         listing = statement.find("INVPOSLIST")
@@ -490,40 +522,162 @@ class _FileReader:
             )
         return holdings
 
-    def _investment_transaction(self, element: Element, account: AccountData) -> StatementTransactionData:
-        inner = element.find("INVBUY") or element.find("INVSELL") or element
+    def _investment_transactions(self, listing: Element, account: AccountData) -> list[StatementTransactionData]:
+        """Every transaction of an INVTRANLIST, with the income side of each unpaired REINVEST (see _reinvested)."""
+        rows: list[StatementTransactionData] = []
+        incomes: dict[tuple, int] = {}
+        for child in listing.findall("INCOME"):
+            key = self._income_key(child)
+            incomes[key] = incomes.get(key, 0) + 1
+        for child in listing.children:
+            if child.value is not None:  # DTSTART, DTEND: data elements, not transactions
+                continue
+            if child.name == "INVBANKTRAN":
+                inner = child.find("STMTTRN")
+                if inner is None:
+                    raise ProviderConfigError(f"{_where(child)} has no <STMTTRN>")
+                rows.append(self._cash_activity(inner, account))
+                continue
+            row = self._investment_transaction(child, account)
+            if row is None:
+                continue
+            rows.append(row)
+            if child.name == "REINVEST":
+                key = self._income_key(child)
+                if incomes.get(key):
+                    incomes[key] -= 1  # the file gives the income side as an INCOME of its own
+                else:
+                    rows.append(self._reinvested(child, row))
+        return rows
+
+    def _income_key(self, element: Element) -> tuple:
+        """What pairs a REINVEST with the INCOME that paid it: security, income type and |TOTAL|."""
+        total = amount(element, "TOTAL", required=False)
+        security, _, _ = self._security(element)
+        return (security, element.text("INCOMETYPE").upper(), abs(total) if total is not None else None)
+
+    def _cash_activity(self, row: Element, account: AccountData) -> StatementTransactionData:
+        """An INVBANKTRAN: the bank row, typed by TRNTYPE (deposit or withdrawal by the sign of TRNAMT)."""
+        mapped = self._bank_transaction(row, account)
+        data = mapped.transaction
+        trntype = row.text("TRNTYPE").upper()
+        kind = BANK_ACTIVITY_TYPES.get(trntype, "other")
+        if trntype in CASH_MOVEMENTS:
+            kind = "deposit" if data.amount > 0 else "withdrawal"
+        return replace(mapped, transaction=replace(data, activity_type=kind))
+
+    def _reinvested(self, element: Element, buy: StatementTransactionData) -> StatementTransactionData:
+        """The income side of a REINVEST the file gives no INCOME for: the income, paid in, then spent on the buy."""
+        income_type = element.text("INCOMETYPE").upper()
+        label = INCOME_LABELS.get(income_type, "Income")
+        data = buy.transaction
+        fitid = f"{buy.fitid}:income"
+        income = replace(
+            data,
+            provider_transaction_id=fitid,
+            amount=-data.amount,
+            description=f"{label} {data.payee or data.symbol} (reinvested)",
+            activity_type=INCOME_TYPES.get(income_type, "other"),
+            quantity=None,
+            price=None,
+            fees=None,
+        )
+        return StatementTransactionData(fitid=fitid, transaction=income)
+
+    def _investment_transaction(self, element: Element, account: AccountData) -> StatementTransactionData | None:
+        """One investment transaction in the investment fields; an unknown kind is "other", never an error."""
+        kind = element.name
+        known = kind in INVESTMENT_LABELS
+        buy, sell = element.find("INVBUY"), element.find("INVSELL")
+        inner = buy or sell or element
         trade = inner.find("INVTRAN") or element.find("INVTRAN")
         if trade is None:
+            if not known:
+                self.warnings.append(f"{_where(element)} is not an investment transaction FinSync knows; skipped")
+                return None
             raise ProviderConfigError(f"{_where(element)} has no <INVTRAN>")
         fitid = self._required(trade, element, "FITID")
         _, ticker, name = self._security(inner)
+        symbol = self._symbol(inner)
         units = amount(inner, "UNITS", required=False)
         price = amount(inner, "UNITPRICE", required=False)
-        total = amount(inner, "TOTAL", required=False)
-        label = INVESTMENT_LABELS[element.name]
-        if element.name == "INCOME":
-            label = INCOME_LABELS.get(inner.text("INCOMETYPE").upper(), label)
-        parts = [label]
-        if units is not None and element.name not in ("INCOME",):
-            parts.append(f"{abs(units).normalize():f}")
-        if ticker or name:
-            parts.append(ticker or name)
-        if price is not None and units is not None:
-            parts.append(f"@ {price}")
-        memo = trade.text("MEMO")
-        description = " ".join(parts) + (f" / {memo}" if memo else "")
+        income_type = inner.text("INCOMETYPE").upper()
+        category = f"{kind}:{income_type}" if kind in ("INCOME", "REINVEST") and income_type else kind
+        activity, quantity, fees, cash = _activity(element, inner, units, price)
+        description = _description(kind, income_type, units, price, ticker or name or symbol, trade.text("MEMO"))
         data = TransactionData(
             provider_transaction_id=fitid,
             provider_account_id=account.provider_account_id,
             posted_date=booking_date(trade, "DTTRADE"),
-            amount=total if total is not None else Decimal(0),
+            amount=cash if cash is not None else Decimal(0),
             currency=account.currency,
             description=description,
             payee=ticker or name,
-            category=element.name,
+            category=category,
             transacted_at=timestamp(trade, "DTTRADE"),
+            activity_type=activity,
+            symbol=symbol,
+            quantity=quantity,
+            price=price,
+            fees=fees,
         )
         return StatementTransactionData(fitid=fitid, transaction=data)
+
+
+def _activity(
+    element: Element, inner: Element, units: Decimal | None, price: Decimal | None
+) -> tuple[str, Decimal | None, Decimal | None, Decimal | None]:
+    """(activity type, signed quantity, fees, cash amount) of an investment transaction."""
+    kind = element.name
+    sell = inner.name == "INVSELL"
+    cash = amount(inner, "TOTAL", required=False)
+    if inner.name in ("INVBUY", "INVSELL") or kind == "REINVEST":
+        # Units received are positive, delivered negative, whatever sign the file gave UNITS
+        # (SELLSHORT is a sell, BUYTOCOVER a buy); fees are those charged on the trade.
+        quantity = (-1 if sell else 1) * abs(units) if units is not None else None
+        given = [f for f in (amount(inner, name, required=False) for name in TRADE_FEES) if f is not None]
+        fees = sum(given, Decimal(0)) if given else None
+        if cash is None and quantity is not None and price is not None:
+            cash = -(quantity * price) - (fees or Decimal(0))  # TOTAL by its definition
+        if kind == "REINVEST" and cash is not None:
+            # Institutions differ on the sign of REINVEST's TOTAL: the buy side always spends it.
+            cash = -abs(cash)
+        return ("sell" if sell else "buy"), quantity, fees, cash
+    if kind == "INCOME":
+        return INCOME_TYPES.get(inner.text("INCOMETYPE").upper(), "other"), None, None, cash
+    if kind == "SPLIT":
+        old, new = amount(element, "OLDUNITS", required=False), amount(element, "NEWUNITS", required=False)
+        quantity = new - old if old is not None and new is not None else None
+        return "split", quantity, None, amount(element, "FRACCASH", required=False)  # cash in lieu of fractions
+    if kind == "TRANSFER":
+        action = element.text("TFERACTION").upper()
+        quantity = units
+        if units is not None and action in ("IN", "OUT"):
+            quantity = abs(units) if action == "IN" else -abs(units)
+        return "transfer", quantity, None, cash
+    if kind in ("JRNLFUND", "JRNLSEC"):
+        # Between sub-accounts (cash, margin, short) of this same account: no units or cash
+        # come into or go out of the account, so the quantity stays empty and the amount is 0.
+        return "transfer", None, None, None
+    return ACTIVITY_TYPES.get(kind, "other"), None, None, cash
+
+
+def _description(
+    kind: str, income_type: str, units: Decimal | None, price: Decimal | None, security: str, memo: str
+) -> str:
+    label = INVESTMENT_LABELS.get(kind, kind.title())
+    if kind == "INCOME":
+        label = INCOME_LABELS.get(income_type, label)
+    elif kind == "REINVEST":
+        label = f"Reinvest {INCOME_LABELS.get(income_type, 'income').lower()}"
+    parts = [label]
+    if units is not None and kind != "INCOME":
+        parts.append(f"{abs(units).normalize():f}")
+    if security:
+        parts.append(security)
+    if price is not None and units is not None:
+        parts.append(f"@ {price}")
+    return " ".join(parts) + (f" / {memo}" if memo else "")
 
 
 def _owned(holding: HoldingData, provider_account_id: str) -> HoldingData:

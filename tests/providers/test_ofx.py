@@ -201,3 +201,54 @@ def test_short_position_is_negative_whatever_the_sign_of_units():
 def test_not_ofx_is_refused(content):
     with pytest.raises(ProviderConfigError):
         read(content)
+
+
+def investment_file(*rows: str) -> bytes:
+    """A minimal SGML investment statement with these INVTRANLIST children."""
+    body = (
+        "<OFX><INVSTMTMSGSRSV1><INVSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>\n"
+        "<INVSTMTRS><DTASOF>20240131<CURDEF>USD<INVACCTFROM><BROKERID>broker.example<ACCTID>X1</INVACCTFROM>\n"
+        "<INVTRANLIST><DTSTART>20240101<DTEND>20240131\n" + "".join(rows) + "</INVTRANLIST>\n"
+        "</INVSTMTRS></INVSTMTTRNRS></INVSTMTMSGSRSV1></OFX>\n"
+    )
+    return (HEADER + body).encode("cp1252")
+
+
+def test_unknown_investment_element_is_other_or_skipped_never_an_error():
+    result = read(
+        investment_file(
+            "<NEWTHING><INVTRAN><FITID>N1<DTTRADE>20240110</INVTRAN><TOTAL>1.00</NEWTHING>\n",
+            "<NOIDTHING><TOTAL>2.00</NOIDTHING>\n",
+        )
+    )
+    assert result.warnings == ["line 15: <NOIDTHING> is not an investment transaction FinSync knows; skipped"]
+    (row,) = result.statements[0].transactions
+    assert (row.fitid, row.transaction.activity_type, row.transaction.amount) == ("N1", "other", Decimal("1.00"))
+
+
+def test_cash_activity_direction_comes_from_the_amount_not_trntype():
+    rows = [
+        "<INVBANKTRAN><STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20240110<TRNAMT>5.00<FITID>B1<NAME>REFUND</STMTTRN>"
+        "</INVBANKTRAN>\n",
+        "<INVBANKTRAN><STMTTRN><TRNTYPE>XFER<DTPOSTED>20240111<TRNAMT>-9.00<FITID>B2<NAME>OUT</STMTTRN>"
+        "</INVBANKTRAN>\n",
+        "<INVBANKTRAN><STMTTRN><TRNTYPE>WEIRD<DTPOSTED>20240112<TRNAMT>-1.00<FITID>B3<NAME>?</STMTTRN></INVBANKTRAN>\n",
+    ]
+    (statement,) = read(investment_file(*rows)).statements
+    assert [t.transaction.activity_type for t in statement.transactions] == ["deposit", "transfer", "other"]
+
+
+def test_trade_without_total_gets_the_total_by_its_definition():
+    buy = (
+        "<BUYSTOCK><INVBUY><INVTRAN><FITID>T1<DTTRADE>20240110</INVTRAN>"
+        "<SECID><UNIQUEID>123456789<UNIQUEIDTYPE>CUSIP</SECID><UNITS>-3<UNITPRICE>10.00<COMMISSION>1.00"
+        "</INVBUY><BUYTYPE>BUY</BUYSTOCK>\n"
+    )
+    (statement,) = read(investment_file(buy)).statements
+    data = statement.transactions[0].transaction
+    assert (data.symbol, data.quantity, data.fees, data.amount) == (
+        "123456789",
+        Decimal("3"),
+        Decimal("1.00"),
+        Decimal("-31.00"),
+    )

@@ -220,15 +220,88 @@ def test_investment_statement_holdings_cash_and_transactions(files, user):
         "CUR:USD": (Decimal("148.35"), Decimal("148.35"), "cash"),
     }
     assert Holding.objects.get(symbol="EXFIX").name == "EXAMPLE 500 INDEX FUND"
-    assert rows() == [
-        ("2024-01-05", "2000.0000", "EFT DEPOSIT"),
-        ("2024-01-10", "-1852.0200", "EXAP"),
-        ("2024-01-15", "-14.3700", "EXFIX"),
-        ("2024-01-15", "14.3700", "EXFIX"),
-        ("2024-01-20", "199.0000", "EXBR"),
-    ]
+    assert Transaction.objects.count() == len(INVESTMENT_ROWS)
     buy = Transaction.objects.get(amount=Decimal("-1852.02"))
     assert (buy.description, buy.provider_category) == ("Buy 10 EXAP @ 185.20 / YOU BOUGHT", "BUYSTOCK")
+
+
+# The sample brokerage file's transactions: FITID -> (activity type, symbol, quantity, price, fees, amount).
+INVESTMENT_ROWS = {
+    "T-20240110-0001": ("buy", "EXAP", "10", "185.2", "0.02", "-1852.02"),  # BUYSTOCK
+    "T-20240111-0003": ("buy", "EXFIX", "1.5", "440", "2.5", "-662.5"),  # BUYMF: COMMISSION 0 + LOAD 2.50
+    "T-20240125-0004": ("buy", "EXBR", "2", "39", "1.06", "-79.06"),  # BUYTOCOVER: 1.00 + 0.05 + 0.01
+    "T-20240120-0002": ("sell", "EXBR", "-5", "40", "1", "199"),  # SELLSHORT
+    "T-20240126-0005": ("sell", "EXFIX", "-2", "445.13", "0.01", "890.2456"),  # UNITS 2; TOTAL 890.24565
+    "T-20240112-0006": ("buy", "000000009", "1000", "0.985", None, "-985"),  # BUYDEBT, no SECLIST entry
+    "T-20240127-0007": ("sell", "000000009", "-500", "0.99", None, "495"),  # SELLDEBT
+    "T-20240116-0008": ("buy", "EXAP240621C00190000", "1", "3.1", "0.65", "-310.65"),  # BUYOPT
+    "T-20240129-0009": ("sell", "EXAP240621C00190000", "-1", "4", "0.65", "399.35"),  # SELLOPT
+    "T-20240117-0010": ("buy", "EXGLD", "3", "20", None, "-60"),  # BUYOTHER
+    "T-20240128-0011": ("sell", "EXGLD", "-1", "21", None, "21"),  # SELLOTHER
+    "D-20240115-0001": ("dividend", "EXFIX", None, None, None, "14.37"),  # INCOME DIV
+    "I-20240116-0002": ("interest", "000000009", None, None, None, "12.5"),  # INCOME INTEREST
+    "I-20240117-0003": ("dividend", "EXFIX", None, None, None, "30"),  # INCOME CGLONG
+    "I-20240117-0004": ("dividend", "EXFIX", None, None, None, "5"),  # INCOME CGSHORT
+    "I-20240118-0005": ("other", "EXAP", None, None, None, "1"),  # INCOME MISC
+    "R-20240115-0001": ("buy", "EXFIX", "0.032", "449.06", None, "-14.37"),  # REINVEST, income is D-...-0001
+    "R-20240117-0002": ("buy", "EXFIX", "0.016", "453.125", None, "-7.25"),  # REINVEST, TOTAL +7.25, no INCOME
+    "R-20240117-0002:income": ("dividend", "EXFIX", None, None, None, "7.25"),  # ... so its income side
+    "C-20240119-0001": ("other", "EXAP", None, None, None, "3"),  # RETOFCAP
+    "E-20240119-0001": ("fee", "EXAP", None, None, None, "-2"),  # INVEXPENSE
+    "M-20240131-0001": ("interest", None, None, None, None, "-4.1"),  # MARGININTEREST
+    "S-20240122-0001": ("split", "EXAP", "10", None, None, "0"),  # NEWUNITS 20 - OLDUNITS 10
+    "X-20240108-0001": ("transfer", "EXGLD", "5", None, None, "0"),  # TRANSFER IN
+    "X-20240130-0002": ("transfer", "EXGLD", "-2", None, None, "0"),  # TRANSFER OUT, UNITS 2
+    "J-20240109-0001": ("transfer", None, None, None, None, "0"),  # JRNLFUND: within the account
+    "J-20240109-0002": ("transfer", "EXAP", None, None, None, "0"),  # JRNLSEC: within the account
+    "O-20240130-0001": ("other", "EXAP240621C00190000", None, None, None, "0"),  # CLOSUREOPT
+    "A-20240131-0001": ("other", None, None, None, None, "0.5"),  # an element FinSync does not know
+    "C-20240105-0001": ("deposit", None, None, None, None, "2000"),  # INVBANKTRAN CREDIT
+    "C-20240106-0002": ("withdrawal", None, None, None, None, "-500"),  # INVBANKTRAN DEBIT
+    "C-20240131-0003": ("interest", None, None, None, None, "0.42"),  # INVBANKTRAN INT
+    "C-20240131-0004": ("fee", None, None, None, None, "-1"),  # INVBANKTRAN FEE
+}
+
+
+def _number(value):
+    return None if value is None else value.normalize()
+
+
+def test_investment_transactions_fill_the_investment_fields(files, user):
+    run_import(files, user, sample(BROKERAGE))
+
+    stored = {
+        t.provider_transaction_id.rsplit("|", 3)[0]: (
+            t.activity_type,
+            t.symbol,
+            _number(t.quantity),
+            _number(t.price),
+            _number(t.fees),
+            _number(t.amount),
+        )
+        for t in Transaction.objects.all()
+    }
+    expected = {
+        fitid: (kind, symbol, *(None if n is None else Decimal(n).normalize() for n in numbers))
+        for fitid, (kind, symbol, *numbers) in INVESTMENT_ROWS.items()
+    }
+    assert stored == expected
+    sold = Transaction.objects.get(provider_transaction_id__startswith="T-20240126-0005|")
+    assert sold.amount == Decimal("890.2456")  # 890.24565 to 4 places, half-even (half-up gives .2457)
+    assert sold.provider_transaction_id == "T-20240126-0005|20240126|890.2456|0"
+    gain = Transaction.objects.get(provider_transaction_id__startswith="I-20240117-0003|")
+    assert (gain.provider_category, gain.description) == ("INCOME:CGLONG", "Capital gain (long) EXFIX")
+
+
+def test_forced_reimport_of_the_brokerage_file_writes_nothing(files, user):
+    run_import(files, user, sample(BROKERAGE))
+    before = list(Transaction.objects.order_by("pk").values())
+
+    forced = run_import(files, user, sample(BROKERAGE), force=True)
+
+    assert (forced.status, forced.created, forced.updated, forced.removed) == ("succeeded", 0, 0, 0)
+    assert forced.unchanged == 1 + len(INVESTMENT_ROWS) + 4  # the account, the rows, the 4 holdings
+    assert list(Transaction.objects.order_by("pk").values()) == before
 
 
 def test_several_statements_in_one_file_each_applied_and_an_errored_one_refused(files, user):
