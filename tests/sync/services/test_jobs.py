@@ -54,6 +54,8 @@ def process_env(tmp_path):
         "FINSYNC_ENV_FILE": str(empty),
         "FINSYNC_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
         "FINSYNC_ALLOW_HTTP_PROVIDERS": "1",
+        # The SimpleFIN fake listens on loopback, which user-supplied URLs may not reach otherwise.
+        "FINSYNC_ALLOW_PRIVATE_PROVIDER_HOSTS": "1",
         "FINSYNC_HTTP_MAX_RETRIES": "0",
         "FINSYNC_JOB_RETRY_BACKOFF_SECONDS": "1",
         "FINSYNC_WORKER_HEARTBEAT_SECONDS": "1",
