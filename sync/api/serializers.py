@@ -298,5 +298,13 @@ class PlaidLinkTokenSerializer(serializers.Serializer):
     expiration = serializers.CharField(help_text="When the link token expires (Plaid's ISO 8601 time).")
 
 
+class PlaidWebhookSerializer(serializers.Serializer):
+    """What Plaid sends (the fields FinSync reads); taken only with a valid Plaid-Verification header."""
+
+    webhook_type = serializers.CharField()
+    webhook_code = serializers.CharField()
+    item_id = serializers.CharField()
+
+
 class PlaidWebhookAnswerSerializer(serializers.Serializer):
     action = serializers.CharField(help_text="sync_transactions, sync_holdings, needs_reauth, disconnected or ignored.")

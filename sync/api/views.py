@@ -397,7 +397,7 @@ class PlaidWebhookView(APIView):
 
     @extend_schema(
         summary="Receive a Plaid webhook",
-        request=None,
+        request=serializers.PlaidWebhookSerializer,
         responses={200: serializers.PlaidWebhookAnswerSerializer, **_errors(401)},
     )
     def post(self, request):
