@@ -263,6 +263,13 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://finsync_cache
 PLAID_BASE_URL = env.str("PLAID_BASE_URL", default="https://production.plaid.com")
 PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
 PLAID_SECRET = env.str("PLAID_SECRET", default="")
+# Plaid Link: the name shown to the user, Link's language and the countries of its institutions.
+PLAID_CLIENT_NAME = env.str("PLAID_CLIENT_NAME", default="FinSync")
+PLAID_LANGUAGE = env.str("PLAID_LANGUAGE", default="en")
+PLAID_COUNTRY_CODES = env.list("PLAID_COUNTRY_CODES", default=["US"])
+# Where FinSync is reachable from outside (https://finsync.example.com): Plaid's webhooks are
+# sent to FINSYNC_PUBLIC_URL + /api/webhooks/plaid/; empty means no webhooks are asked for.
+FINSYNC_PUBLIC_URL = env.str("FINSYNC_PUBLIC_URL", default="")
 # The settings that hold server-wide provider secrets: every form of their values is
 # scrubbed from stored and shown messages (sync/scrub.py). A provider with a client
 # secret adds its setting here; client ids are not secrets and stay readable.

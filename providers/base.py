@@ -313,5 +313,14 @@ class Provider:
         """Read an imported file (Capabilities.imports_files); ProviderConfigError names what is wrong and where."""
         raise NotImplementedError
 
+    def on_disconnect(self) -> dict[str, Any]:
+        """Tell the provider the connection is no longer used (Plaid's /item/remove).
+
+        Returns the credentials to keep stored (the default keeps them all; an
+        adapter that revoked its token returns what is left). A ProviderError
+        means the provider was not told: the connection is disconnected anyway.
+        """
+        return dict(self.credentials)
+
     def close(self) -> None:
         """Release network resources; the default has none."""

@@ -87,7 +87,24 @@ REAUTH_CODES = frozenset(
     }
 )
 ACCOUNT_TYPES = {"brokerage": "investment"}
+NOT_IDEMPOTENT = frozenset({"/item/public_token/exchange", "/link/token/create", "/item/remove"})
+INVESTMENTS_PAGE_SIZE = 500  # the most /investments/transactions/get returns per call
+# The Item has no investment data to give: no investment transactions, not an error.
+NO_INVESTMENTS_CODES = frozenset(
+    {"NO_INVESTMENT_ACCOUNTS", "PRODUCTS_NOT_SUPPORTED", "INVALID_PRODUCT", "PRODUCT_NOT_ENABLED"}
+)
 NEGATIVE_BALANCE_TYPES = {"credit", "loan"}  # Plaid's `current` is what is owed
+
+
+def _token_option(options: Mapping[str, Any], name: str) -> str:
+    """A token option as given (stripped), "" when absent; ProviderConfigError when it is not a token."""
+    value = options.get(name) or ""
+    if not isinstance(value, str):
+        raise ProviderConfigError(f"the Plaid {name.replace('_', ' ')} must be text", field=name)
+    value = value.strip()
+    if len(value) > 512 or any(c.isspace() for c in value):
+        raise ProviderConfigError(f"the Plaid {name.replace('_', ' ')} is not a token", field=name)
+    return value
 
 
 class _MutationDuringPagination(Exception):
@@ -126,7 +143,9 @@ def _error(status: int, body: Any, headers: Mapping[str, str], secrets: tuple[st
         hint = f"; retry after {retry_after} seconds" if retry_after is not None else "; retry later"
         return ProviderRateLimited(f"Plaid is rate limiting this Item ({code}){hint}", retry_after=retry_after)
     if code == "PRODUCT_NOT_READY":
-        return ProviderUnavailable("Plaid has not finished preparing this data yet (PRODUCT_NOT_READY); retry later")
+        return PlaidAPIError(
+            "Plaid has not finished preparing this data yet (PRODUCT_NOT_READY); retry later", plaid_code=code
+        )
     if error_type in ("INSTITUTION_ERROR", "API_ERROR") or status >= 500:
         return ProviderUnavailable(f"Plaid or the institution is unavailable ({label}); retry later")
     return PlaidAPIError(f"Plaid refused the request ({label})", plaid_code=code)
@@ -139,17 +158,30 @@ class PlaidProvider(HTTPProvider):
     slug = "plaid"
     display_name = "Plaid"
     capabilities = Capabilities(accounts=True, transactions=True, holdings=True, transactions_mode="cursor")
-    connect_fields = (CredentialField(name="access_token", help="Plaid access token of the Item", max_length=512),)
+    connect_fields = (
+        CredentialField(
+            name="public_token",
+            help="Plaid public token from Link, exchanged once for the Item's access token",
+            required=False,
+            max_length=512,
+        ),
+        CredentialField(
+            name="access_token", help="Plaid access token of the Item (operators)", required=False, max_length=512
+        ),
+    )
 
     @classmethod
     @sensitive_variables()
     def connect(cls, options: Mapping[str, Any], *, wide_bounds: bool = False) -> ConnectionSetup:
-        token = options.get("access_token") or ""
-        if not isinstance(token, str):
-            raise ProviderConfigError("the Plaid access token must be text", field="access_token")
-        token = token.strip()
-        if not token or len(token) > 512 or any(c.isspace() for c in token):
-            raise ProviderConfigError("give the Plaid access token of the Item (--access-token)", field="access_token")
+        """A public token from Link (exchanged here, once) or an operator's access token -> the Item's token."""
+        public = _token_option(options, "public_token")
+        token = _token_option(options, "access_token")
+        if bool(public) == bool(token):
+            raise ProviderConfigError(
+                "give either the public token from Plaid Link or an access token", field="public_token"
+            )
+        if public:
+            token = cls._exchange(public)
         adapter = cls(credentials={"access_token": token}, config={})
         try:
             body = adapter._post("/accounts/get", {})
@@ -167,29 +199,102 @@ class PlaidProvider(HTTPProvider):
         }
         return ConnectionSetup(credentials={"access_token": token}, config=config)
 
+    @classmethod
+    @sensitive_variables()
+    def _exchange(cls, public_token: str) -> str:
+        """`/item/public_token/exchange`: the Item's access token; Plaid takes a public token once."""
+        adapter = cls(credentials={}, config={})
+        try:
+            body = adapter._post("/item/public_token/exchange", {"public_token": public_token}, access_token=None)
+        except PlaidAPIError as error:
+            raise ProviderConfigError(
+                f"Plaid refused the public token ({error.plaid_code}): it was already exchanged or has "
+                "expired; open Plaid Link again",
+                field="public_token",
+            ) from None
+        finally:
+            adapter.close()
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token or len(token) > 512:
+            raise p.bad("access_token", "missing or not a token")
+        return token
+
+    @classmethod
+    @sensitive_variables()
+    def create_link_token(
+        cls,
+        *,
+        client_user_id: str,
+        client_name: str,
+        language: str,
+        country_codes: list[str],
+        products: list[str],
+        webhook: str = "",
+        access_token: str = "",
+    ) -> tuple[str, str]:
+        """`/link/token/create`: (link_token, expiration). With `access_token`: Link's update mode for that Item."""
+        request: dict[str, Any] = {
+            "client_name": client_name,
+            "language": language,
+            "country_codes": country_codes,
+            "user": {"client_user_id": client_user_id},
+        }
+        if access_token:
+            request["access_token"] = access_token  # update mode: Plaid takes the Item's products
+        else:
+            request["products"] = products
+        if webhook:
+            request["webhook"] = webhook
+        adapter = cls(credentials={}, config={})
+        try:
+            body = adapter._post("/link/token/create", request, access_token=None)
+        finally:
+            adapter.close()
+        link_token = p.as_str(p.field(body, "link_token", "response"), "link_token")
+        expiration = p.as_str(p.field(body, "expiration", "response"), "expiration")
+        return link_token, expiration
+
+    @classmethod
+    def fetch_webhook_key(cls, key_id: str) -> dict:
+        """`/webhook_verification_key/get`: the JWK Plaid signs webhooks with under `key_id`."""
+        adapter = cls(credentials={}, config={})
+        try:
+            body = adapter._post("/webhook_verification_key/get", {"key_id": key_id}, access_token=None)
+        finally:
+            adapter.close()
+        return p.as_object(p.field(body, "key", "response"), "key")
+
+    def on_disconnect(self) -> dict:
+        """`/item/remove`: Plaid stops billing and serving the Item; its access token is then forgotten."""
+        self._post("/item/remove", {})
+        return {}
+
     # --- requests ----------------------------------------------------------------
 
-    def _post(self, path: str, body: dict) -> dict:
-        return self._read(self._post_for_bytes(path, body), path)
+    _KEEP = object()
+
+    def _post(self, path: str, body: dict, *, access_token: Any = _KEEP) -> dict:
+        """A call to `path`; with the connection's access token unless `access_token=None` (app-level calls)."""
+        return self._read(self._post_for_bytes(path, body, access_token=access_token), path)
 
     @staticmethod
     def _read(data: bytes, path: str) -> dict:
         return p.as_object(parse_json(data, f"Plaid {path}"), "response")
 
-    def _post_for_bytes(self, path: str, body: dict) -> bytes:
+    def _post_for_bytes(self, path: str, body: dict, *, access_token: Any = _KEEP) -> bytes:
         """The body of a successful call to `path`, not yet read; Plaid's errors raised as ProviderErrors."""
         client_id, secret = settings.PLAID_CLIENT_ID, settings.PLAID_SECRET
         if not client_id or not secret:
             raise ProviderCredentialsInvalid("PLAID_CLIENT_ID and PLAID_SECRET are not configured")
-        token = self.credentials.get("access_token")
-        if not isinstance(token, str) or not token:
+        token = self.credentials.get("access_token") if access_token is self._KEEP else access_token
+        if access_token is self._KEEP and (not isinstance(token, str) or not token):
             raise ProviderCredentialsInvalid("the Plaid connection has no access token; reconnect it")
-        # Every endpoint used here only reads, so a retry after a 5xx is safe.
         response: HttpResponse = self.http.request(
             "POST",
             settings.PLAID_BASE_URL.rstrip("/") + path,
-            idempotent=True,
-            json_body={**body, "access_token": token},
+            # Reads are safe to retry after a 5xx; an exchange, a link token or a removal is not.
+            idempotent=path not in NOT_IDEMPOTENT,
+            json_body={**body, "access_token": token} if token else body,
             headers={"PLAID-CLIENT-ID": client_id, "PLAID-SECRET": secret, "Plaid-Version": API_VERSION},
             what="PLAID_BASE_URL",
         )
@@ -199,7 +304,8 @@ class PlaidProvider(HTTPProvider):
             error_body = parse_json(response, f"Plaid {path}")
         except ProviderError:
             error_body = None
-        error = _error(response.status, error_body, response.headers, secrets=(token, secret))
+        hidden = tuple(x for x in (token, secret, body.get("public_token")) if isinstance(x, str) and x)
+        error = _error(response.status, error_body, response.headers, secrets=hidden)
         if error is None:
             raise_for_status(response, NAME)
         logger.info("Plaid %s answered HTTP %s (%s)", path, response.status, type(error).__name__)
@@ -290,13 +396,17 @@ class PlaidProvider(HTTPProvider):
         handed_over = False  # pages of this update are with the consumer
         for _ in range(MUTATION_RESTARTS):
             restart = handed_over  # ... from an abandoned pass: the next page replaces them
+            last = None
             try:
                 for page in self._pages_from(first_cursor):
                     yield replace(page, restart=True) if restart else page
-                    handed_over, restart = True, False
-                return
+                    handed_over, restart, last = True, False, page
             except _MutationDuringPagination:
                 logger.info("Plaid data changed during pagination; restarting from the first cursor")
+                continue
+            if start is not None and end is not None:
+                yield from self._investment_pages(start, end, after=last)
+            return
         raise ProviderUnavailable(
             f"Plaid's transactions kept changing during pagination ({MUTATION_RESTARTS} tries); retry later"
         )
@@ -381,6 +491,69 @@ class PlaidProvider(HTTPProvider):
             next_cursor=cursor or None,
         )
         return page, has_more
+
+    def _investment_pages(self, start, end, *, after: TransactionsResult | None) -> Iterator[TransactionsResult]:
+        """`/investments/transactions/get` for [start, end], by offset, one page per call.
+
+        The first call covers every investment account of the Item; the following
+        ones ask for the accounts it named, until `total_investment_transactions`
+        rows have come. Each page carries the cursor and accounts of the last
+        `/transactions/sync` page (`after`), which the consumer keeps from the last page.
+        """
+        cursor = after.next_cursor if after else None
+        covered = list(after.accounts_covered) if after else []
+        offset, account_ids, limit = 0, None, max_pages()
+        for number in range(1, limit + 1):
+            options: dict[str, Any] = {"count": INVESTMENTS_PAGE_SIZE, "offset": offset}
+            if account_ids is not None:
+                options["account_ids"] = account_ids
+            request = {"start_date": start.isoformat(), "end_date": end.isoformat(), "options": options}
+            try:
+                body = self._post("/investments/transactions/get", request)
+            except PlaidAPIError as error:
+                if error.plaid_code in NO_INVESTMENTS_CODES:
+                    return
+                if error.plaid_code == "PRODUCT_NOT_READY" and number == 1:
+                    warning = "Plaid has not prepared the investment transactions yet; the next sync fetches them"
+                    yield TransactionsResult(
+                        transactions=[], accounts_covered=covered, next_cursor=cursor, warnings=[warning]
+                    )
+                    return
+                raise
+            page, total, ids = self._investment_page(body, f"investments page {number}")
+            account_ids = account_ids if account_ids is not None else ids
+            covered = [*covered, *(i for i in ids if i not in covered)]
+            offset += len(page.transactions)
+            yield replace(page, accounts_covered=covered, next_cursor=cursor)
+            if offset >= total or not page.transactions:
+                return
+        raise ProviderUnavailable(f"Plaid had more than {limit} pages of investment transactions; sync again")
+
+    def _investment_page(self, body: dict, where: str) -> tuple[TransactionsResult, int, list[str]]:
+        """One `/investments/transactions/get` answer: its rows joined to their securities, the total, the accounts."""
+        accounts = [
+            self._account(p.as_object(raw, f"{where}.accounts[{i}]"), f"{where}.accounts[{i}]")
+            for i, raw in enumerate(p.as_list(p.field(body, "accounts", where), f"{where}.accounts"))
+        ]
+        securities: dict[str, dict] = {}
+        for i, raw in enumerate(p.as_list(p.field(body, "securities", where), f"{where}.securities")):
+            path = f"{where}.securities[{i}]"
+            security = p.as_object(raw, path)
+            securities[p.as_id(p.field(security, "security_id", path), f"{path}.security_id")] = security
+        rows_ = p.as_list(p.field(body, "investment_transactions", where), f"{where}.investment_transactions")
+        transactions = [
+            rows.investment_transaction(
+                p.as_object(raw, f"{where}.investment_transactions[{i}]"),
+                securities,
+                f"{where}.investment_transactions[{i}]",
+            )
+            for i, raw in enumerate(rows_)
+        ]
+        total = p.as_decimal(
+            p.field(body, "total_investment_transactions", where), f"{where}.total_investment_transactions"
+        )
+        ids = [a.provider_account_id for a in accounts]
+        return TransactionsResult(transactions=transactions, accounts=accounts), int(total or 0), ids
 
     def fetch_holdings(self, *, account_id: str) -> HoldingsResult:
         try:

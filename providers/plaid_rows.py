@@ -208,3 +208,58 @@ def next_request(body: dict) -> tuple[str, bool] | None:
     if type(cursor) is not str or (has_more is not True and has_more is not False and has_more is not None):
         return None
     return cursor, bool(has_more)
+
+
+# Plaid's investment transaction (type, subtype) -> FinSync's activity type; by subtype first,
+# then by type. Plaid's types: buy, sell, cancel, cash, fee, transfer.
+INVESTMENT_SUBTYPES = {
+    "dividend": "dividend",
+    "qualified dividend": "dividend",
+    "non-qualified dividend": "dividend",
+    "interest": "interest",
+    "interest receivable": "interest",
+    "tax": "tax",
+    "tax withheld": "tax",
+    "non-resident tax": "tax",
+    "deposit": "deposit",
+    "contribution": "deposit",
+    "withdrawal": "withdrawal",
+    "distribution": "withdrawal",
+    "split": "split",
+}
+INVESTMENT_TYPES = {"buy": "buy", "sell": "sell", "fee": "fee", "transfer": "transfer", "cash": "other"}
+
+
+def activity_type(kind: str, subtype: str) -> str:
+    """FinSync's activity type of a Plaid investment transaction's `type` and `subtype`."""
+    if kind in ("buy", "sell"):  # a dividend reinvestment is a buy, whatever its subtype says
+        return kind
+    return INVESTMENT_SUBTYPES.get(subtype) or INVESTMENT_TYPES.get(kind, "other")
+
+
+def investment_transaction(raw: dict, securities: dict[str, dict], path: str) -> TransactionData:
+    """An InvestmentTransaction joined to its security (by `security_id`, which cash rows may lack)."""
+    security_id = p.as_str(raw.get("security_id"), f"{path}.security_id", nullable=True)
+    security = securities.get(security_id) if security_id else None
+    if security_id and security is None:
+        raise p.bad(f"{path}.security_id", "no such security in the response")
+    code = currency_field(raw.get)
+    amount = p.as_decimal(p.field(raw, "amount", path), f"{path}.amount")
+    return TransactionData(
+        provider_transaction_id=p.as_id(
+            p.field(raw, "investment_transaction_id", path), f"{path}.investment_transaction_id"
+        ),
+        provider_account_id=p.as_id(p.field(raw, "account_id", path), f"{path}.account_id"),
+        posted_date=p.as_date(p.field(raw, "date", path), f"{path}.date"),
+        amount=money_in(amount),
+        currency=currency(p.as_str(code, f"{path}.iso_currency_code") if code else ""),
+        description=p.as_str(raw.get("name"), f"{path}.name", nullable=True),
+        activity_type=activity_type(
+            p.as_str(p.field(raw, "type", path), f"{path}.type"),
+            p.as_str(raw.get("subtype"), f"{path}.subtype", nullable=True),
+        ),
+        symbol=p.as_str((security or {}).get("ticker_symbol"), "security.ticker_symbol", nullable=True),
+        quantity=p.as_decimal(raw.get("quantity"), f"{path}.quantity", nullable=True),
+        price=p.as_decimal(raw.get("price"), f"{path}.price", nullable=True),
+        fees=p.as_decimal(raw.get("fees"), f"{path}.fees", nullable=True),
+    )

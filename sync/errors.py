@@ -66,6 +66,12 @@ class CredentialsInvalid(SyncError):
     code = "credentials_invalid"
 
 
+class WebhookUnverified(SyncError):
+    """A webhook whose signature, key, age or body hash does not check out: nothing is done."""
+
+    code = "webhook_unverified"
+
+
 ERRORS_BY_CODE: dict[str, type[SyncError]] = {
     cls.code: cls
     for cls in (

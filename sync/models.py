@@ -117,6 +117,8 @@ class Connection(TimeStamped):
     # Set by `request_sync` (a provider's webhook says there is new data): the connection
     # is due whatever its last sync, and first in the queue; cleared when a sync job ran.
     sync_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The kinds asked for since the last served request (["transactions"], ["holdings"]...).
+    sync_requested_kinds = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["owner_id", "name"]

@@ -30,6 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     errors.ProviderUnavailable.code: status.HTTP_502_BAD_GATEWAY,
     errors.ProviderBadResponse.code: status.HTTP_502_BAD_GATEWAY,
     errors.ProviderRateLimited.code: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.WebhookUnverified.code: status.HTTP_401_UNAUTHORIZED,
 }
 
 # DRF's exceptions carry their own codes; these are the names the API promises.

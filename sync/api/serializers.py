@@ -282,3 +282,29 @@ class ErrorSerializer(serializers.Serializer):
     )
     retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait before retrying.")
     sync_run_id = serializers.UUIDField(required=False, help_text="The failed sync run, when one was recorded.")
+
+
+class PlaidLinkTokenRequestSerializer(serializers.Serializer):
+    """A Plaid Link token: to add an Item (with investments if asked), or update mode for a connection."""
+
+    investments = serializers.BooleanField(default=False, help_text="Ask Link for investments too.")
+    connection_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Update mode: the Plaid connection to re-authenticate."
+    )
+
+
+class PlaidLinkTokenSerializer(serializers.Serializer):
+    link_token = serializers.CharField()
+    expiration = serializers.CharField(help_text="When the link token expires (Plaid's ISO 8601 time).")
+
+
+class PlaidWebhookSerializer(serializers.Serializer):
+    """What Plaid sends (the fields FinSync reads); taken only with a valid Plaid-Verification header."""
+
+    webhook_type = serializers.CharField()
+    webhook_code = serializers.CharField()
+    item_id = serializers.CharField()
+
+
+class PlaidWebhookAnswerSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="sync_transactions, sync_holdings, needs_reauth, disconnected or ignored.")

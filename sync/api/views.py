@@ -18,8 +18,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from sync import errors, selectors
 from sync.api import filters, serializers
@@ -27,6 +29,7 @@ from sync.api.exceptions import REQUEST_TOO_LARGE
 from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
 from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
+from sync.services import plaid as plaid_services
 from sync.services.connections import create_connection, disconnect_connection
 from sync.services.edits import edit_transaction
 from sync.services.handlers import import_statement, sync_accounts, sync_holdings, sync_transactions
@@ -349,3 +352,56 @@ def page_not_found(request, exception):
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+# --- Plaid: Link tokens and webhooks -----------------------------------------------------------------
+
+
+class PlaidLinkTokenView(APIView):
+    """A Plaid Link token for the caller (POST): to add an Item, or update mode for one of their connections."""
+
+    throttle_classes = (ConnectRateThrottle,)
+
+    @extend_schema(
+        summary="Create a Plaid Link token",
+        request=serializers.PlaidLinkTokenRequestSerializer,
+        responses={200: serializers.PlaidLinkTokenSerializer, **_errors(400, 404, 409, 502, 503)},
+    )
+    def post(self, request):
+        body = serializers.PlaidLinkTokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token = plaid_services.create_link_token(
+            user=request.user,
+            investments=body.validated_data["investments"],
+            connection_id=body.validated_data.get("connection_id"),
+        )
+        return Response({"link_token": token.link_token, "expiration": token.expiration})
+
+
+class _RawBody(BaseParser):
+    """Leaves the body unread: the webhook's signature covers its exact bytes."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {}
+
+
+class PlaidWebhookView(APIView):
+    """Plaid's webhooks (POST): no session or token; verified by their Plaid-Verification JWT instead."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    parser_classes = (_RawBody,)
+    throttle_classes = ()
+
+    @extend_schema(
+        summary="Receive a Plaid webhook",
+        request=serializers.PlaidWebhookSerializer,
+        responses={200: serializers.PlaidWebhookAnswerSerializer, **_errors(401)},
+    )
+    def post(self, request):
+        outcome = plaid_services.handle_plaid_webhook(
+            body=request.body, verification=request.headers.get("Plaid-Verification")
+        )
+        return Response({"action": outcome.action})

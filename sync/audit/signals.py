@@ -22,6 +22,8 @@ connection_created = Signal()
 connection_connect_failed = Signal()
 connection_status_changed = Signal()
 connection_credentials_rotated = Signal()
+# A provider said the connection has new data (a webhook): payload {kinds, reason}.
+connection_sync_requested = Signal()
 
 transaction_edited = Signal()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +18,12 @@ from providers.payload import sanitize_message
 from providers.registry import get_provider_class, provider_slugs
 from sync import selectors
 from sync.audit import signals
-from sync.crypto import encrypt_credentials, rotate
+from sync.crypto import decrypt_credentials, encrypt_credentials, rotate
 from sync.errors import NotFound, SyncError, ValidationError, from_provider_error
 from sync.models import Connection
 from sync.scrub import scrubber_for
+
+logger = logging.getLogger("finsync.connections")
 
 
 @sensitive_variables("options", "cleaned", "setup")
@@ -183,24 +186,71 @@ def disconnect_connection(
         connection = candidates.filter(pk=connection_id).first()
     if connection is None:
         raise NotFound("connection not found")
+    mark_disconnected(connection, actor=actor, source=source, correlation_id=correlation_id, reason="disconnected")
+    return connection
+
+
+def mark_disconnected(
+    connection: Connection, *, actor, source: str, reason: str, correlation_id: uuid.UUID | None = None
+) -> bool:
+    """Disconnect `connection` (data kept), tell its provider (Plaid's /item/remove) and drop what it revoked.
+
+    Conditional, so two disconnects at once leave one status change, one call to the
+    provider and one `connection.status_changed` event. A provider that cannot be
+    told (down, refusing) does not stop the disconnect: the event carries a `warning`.
+    Returns whether this call disconnected it.
+    """
     old = connection.status
-    # Conditional, so two disconnects at once leave one status change and one event.
     changed = (
         Connection.objects.filter(pk=connection.pk)
         .exclude(status=Connection.Status.DISCONNECTED)
         .update(status=Connection.Status.DISCONNECTED, updated_at=timezone.now())
     )
     connection.refresh_from_db(fields=["status", "updated_at"])
-    if changed:
-        signals.connection_status_changed.send(
-            sender=Connection,
-            connection=connection,
-            actor=actor,
-            source=source,
-            correlation_id=correlation_id or uuid.uuid4(),
-            payload={"from": old, "to": connection.status, "reason": "disconnected"},
-        )
-    return connection
+    if not changed:
+        return False
+    payload = {"from": old, "to": connection.status, "reason": reason}
+    warning = _forget_at_provider(connection)
+    if warning:
+        payload["warning"] = warning
+    signals.connection_status_changed.send(
+        sender=Connection,
+        connection=connection,
+        actor=actor,
+        source=source,
+        correlation_id=correlation_id or uuid.uuid4(),
+        payload=payload,
+    )
+    return True
+
+
+@sensitive_variables("credentials", "kept")
+def _forget_at_provider(connection: Connection) -> str:
+    """Tell the provider the connection is gone and store only the credentials it still needs; a warning or ""."""
+    try:
+        provider_class = get_provider_class(connection.provider)
+    except KeyError:
+        return ""
+    if provider_class.on_disconnect is Provider.on_disconnect:
+        return ""  # nothing to tell, nothing revoked
+    credentials = decrypt_credentials(connection.credentials_encrypted) if connection.credentials_encrypted else {}
+    if not credentials:
+        return ""
+    adapter = provider_class(credentials=credentials, config=connection.config)
+    warning = ""
+    try:
+        kept = adapter.on_disconnect()
+    except ProviderError as error:
+        message = scrubber_for(credentials).scrub(sanitize_message(error.message))
+        logger.warning("connection %s: the provider was not told of the disconnect: %s", connection.pk, message)
+        warning = f"{provider_class.display_name} was not told of the disconnect: {message}"
+        kept = {}  # told or not, a disconnected connection keeps no token that could still reach the data
+    finally:
+        adapter.close()
+    Connection.objects.filter(pk=connection.pk).update(
+        credentials_encrypted=encrypt_credentials(kept) if kept else "", updated_at=timezone.now()
+    )
+    return warning
 
 
 def rotate_all_credentials(*, actor=None, source: str = "cli") -> int:

@@ -45,7 +45,9 @@ def due_connections(
 
 def clear_request(connection_id, *, before: datetime) -> None:
     """A sync of the connection started at `before`: requests made until then are served."""
-    Connection.objects.filter(pk=connection_id, sync_requested_at__lte=before).update(sync_requested_at=None)
+    Connection.objects.filter(pk=connection_id, sync_requested_at__lte=before).update(
+        sync_requested_at=None, sync_requested_kinds=[]
+    )
 
 
 def sync_due_in_process(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,6 +40,7 @@ from procrastinate import BaseRetryStrategy, JobContext, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
+from sync.audit import signals
 from sync.errors import NotFound, SyncError
 from sync.models import Connection, Source, SyncRun
 from sync.services.connection_sync import sync_connection
@@ -236,27 +238,51 @@ def _due_without_job(kinds, *, force: bool, started_at: datetime, actor) -> Quer
     return due_connections(kinds, force=force, started_at=started_at, actor=actor).exclude(Exists(_active_job()))
 
 
-def request_sync(connection_id, *, source: str = Source.WEBHOOK) -> int | None:
-    """Mark the connection as wanting a sync and defer its job, in one database transaction.
+def request_sync(
+    connection, kinds: Iterable[str] = ALL_KINDS, *, source: str = Source.WEBHOOK, reason: str = ""
+) -> int | None:
+    """Mark the connection (or connection id) as wanting a sync of `kinds` and defer its job, in one transaction.
 
-    The provider said there is new data (a webhook). The mark and the job commit
-    together, so a request is never lost and its job never runs before the mark is
-    committed. Returns the job id, or None when the connection already has a job
-    waiting (it will serve this request) or there is no job engine (SQLite: the next
+    The provider said there is new data (a webhook; `reason` names what it said).
+    The mark and the job commit together, so a request is never lost and its job
+    never runs before the mark is committed. A request bypasses the
+    recently-synced gate once: the sync that serves it clears it
+    (`due.clear_request`). Requests add up: a second request before the first is
+    served adds its kinds and defers nothing more (the connection's queueing lock),
+    so duplicate webhooks cause no duplicate work. Audited as
+    `connection.sync_requested` with `source`, the kinds and the reason. Returns
+    the job id, or None when the connection already has a job waiting (it will
+    serve this request) or there is no job engine (SQLite: the next
     `sync --all-connections` serves it). NotFound for an unknown or disconnected connection.
     """
+    connection_id = getattr(connection, "pk", connection)
+    wanted = [k for k in ALL_KINDS if k in set(kinds)]
     with transaction.atomic():
-        marked = (
-            Connection.objects.filter(pk=connection_id)
+        row = (
+            Connection.objects.select_for_update()
+            .filter(pk=connection_id)
             .exclude(status=Connection.Status.DISCONNECTED)
-            .update(sync_requested_at=timezone.now())
+            .first()
         )
-        if not marked:
+        if row is None:
             raise NotFound("connection not found")
-        if not jobs_enabled():
-            return None
-        # Forced: the provider has new data, the recently-synced gate must not hold it back.
-        return _defer_one(connection_id, kinds=ALL_KINDS, source=source, actor_id=None, force=True)
+        pending = set(row.sync_requested_kinds or []) if row.sync_requested_at else set()
+        row.sync_requested_kinds = [k for k in ALL_KINDS if k in pending | set(wanted)]
+        row.sync_requested_at = timezone.now()  # the latest request: a sync started before it does not serve it
+        row.save(update_fields=["sync_requested_at", "sync_requested_kinds"])
+        job_id = None
+        if jobs_enabled():
+            # Forced: the provider has new data, the recently-synced gate must not hold it back.
+            job_id = _defer_one(connection_id, kinds=ALL_KINDS, source=source, actor_id=None, force=True)
+    signals.connection_sync_requested.send(
+        sender=Connection,
+        connection=row,
+        actor=None,
+        source=source,
+        correlation_id=uuid.uuid4(),
+        payload={"kinds": wanted, "reason": reason[:100], "already_requested": bool(pending)},
+    )
+    return job_id
 
 
 # --- periodic tasks (registered when the workers load this module) -----------------------------------

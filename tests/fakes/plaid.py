@@ -1,4 +1,6 @@
-"""A Plaid API (2020-09-14) as a WSGI app: /accounts/get, /transactions/sync, /investments/holdings/get.
+"""A Plaid API (2020-09-14) as a WSGI app: /accounts/get, /transactions/sync, /investments/holdings/get,
+/investments/transactions/get, /link/token/create, /item/public_token/exchange, /item/remove and
+/webhook_verification_key/get, with a signer for webhooks (ES256 JWTs, as Plaid sends them).
 
 Responses carry every field the OpenAPI schema requires, with its exact
 nullability (tests validate them against the published schema). Each Item
@@ -32,7 +34,15 @@ ALLOWED_FIELDS = {
     "/accounts/get": COMMON_FIELDS | {"options"},
     "/transactions/sync": COMMON_FIELDS | {"cursor", "count", "options"},
     "/investments/holdings/get": COMMON_FIELDS | {"options"},
+    "/investments/transactions/get": COMMON_FIELDS | {"start_date", "end_date", "options"},
+    "/item/remove": COMMON_FIELDS | {"reason_code", "reason_note"},
+    # App-level calls: no access token (link token's is optional: update mode).
+    "/link/token/create": COMMON_FIELDS
+    | {"client_name", "language", "country_codes", "user", "products", "webhook", "redirect_uri"},
+    "/item/public_token/exchange": {"client_id", "secret", "public_token"},
+    "/webhook_verification_key/get": {"client_id", "secret", "key_id"},
 }
+APP_LEVEL = {"/link/token/create", "/item/public_token/exchange", "/webhook_verification_key/get"}
 
 
 def _request_id() -> str:
@@ -145,6 +155,7 @@ class FakeItem:
     events: list[tuple[str, dict]] = field(default_factory=list)  # ("added" | "modified" | "removed", object)
     holdings: list[dict] = field(default_factory=list)
     securities: list[dict] = field(default_factory=list)
+    investment_transactions: list[dict] = field(default_factory=list)
     login_required: bool = False
     # On the next mid-pagination call: append these events and answer MUTATION_DURING_PAGINATION.
     pending_mutation: list[tuple[str, dict]] | None = None
@@ -207,6 +218,12 @@ class FakeItem:
                 "vested_value": None,
             }
         )
+
+    def add_investment_transaction(self, data: dict, security: dict | None = None) -> None:
+        """An InvestmentTransaction (see investment_transaction) and the Security it is about."""
+        if security is not None and all(s["security_id"] != security["security_id"] for s in self.securities):
+            self.securities.append(security)
+        self.investment_transactions.append(data)
 
     def item(self) -> dict:
         return {
@@ -273,12 +290,54 @@ class PlaidFake:
         self.responses: list[tuple[str, int, dict]] = []
         # Serve at most this many events per /transactions/sync page (Plaid may return fewer than `count`).
         self.page_size: int | None = None
+        # public_token -> access_token, until exchanged (once); link tokens made: their requests.
+        self.public_tokens: dict[str, str] = {}
+        self.link_tokens: list[dict] = []
+        self.removed_items: list[str] = []
+        # kid -> (JWK, private key): the keys webhooks are signed with.
+        self.webhook_keys: dict[str, tuple[dict, Any]] = {}
         self._lock = threading.Lock()
 
     def add_item(self, access_token: str, item_id: str = "item-1") -> FakeItem:
         item = FakeItem(access_token=access_token, item_id=item_id)
         self.items[access_token] = item
         return item
+
+    def add_public_token(self, public_token: str, item: FakeItem) -> None:
+        """A public token Link would hand the app for `item` (exchangeable once)."""
+        self.public_tokens[public_token] = item.access_token
+
+    def add_webhook_key(self, kid: str, private_key, *, expired: bool = False) -> dict:
+        """Serve the public half of `private_key` (an EC P-256 key) as Plaid's verification key `kid`."""
+        from jwt.algorithms import ECAlgorithm
+
+        jwk = json.loads(ECAlgorithm.to_jwk(private_key.public_key()))
+        jwk.update(alg="ES256", kid=kid, use="sig", created_at=1767225600, expired_at=1767312000 if expired else None)
+        self.webhook_keys[kid] = (jwk, private_key)
+        return jwk
+
+    def sign_webhook(
+        self,
+        body: bytes,
+        *,
+        kid: str,
+        private_key=None,
+        iat: int | None = None,
+        algorithm: str = "ES256",
+        body_sha256: str | None = None,
+    ) -> str:
+        """A Plaid-Verification JWT for `body`, signed with `kid`'s key (or `private_key`), as Plaid makes them."""
+        import hashlib
+        import time
+
+        import jwt
+
+        key = private_key if private_key is not None else self.webhook_keys[kid][1]
+        claims = {
+            "iat": int(time.time()) if iat is None else iat,
+            "request_body_sha256": body_sha256 or hashlib.sha256(body).hexdigest(),
+        }
+        return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
 
     def fail_next(self, fault: Fault | None = None, **fields) -> None:
         """Script the next answer: a Fault (e.g. plaid_error(...)), its fields overridden by `fields`."""
@@ -321,20 +380,107 @@ class PlaidFake:
             return self._error(400, "INVALID_REQUEST", "UNKNOWN_FIELDS", f"unknown fields: {sorted(unknown)}")
         client_id = environ.get("HTTP_PLAID_CLIENT_ID") or body.get("client_id")
         secret = environ.get("HTTP_PLAID_SECRET") or body.get("secret")
-        if not client_id or not secret or "access_token" not in body:
+        if not client_id or not secret or (path not in APP_LEVEL and "access_token" not in body):
             return self._error(400, "INVALID_REQUEST", "MISSING_FIELDS", "missing required fields")
         if (client_id, secret) != (self.client_id, self.secret):
             return self._error(400, "INVALID_INPUT", "INVALID_API_KEYS", "invalid client_id or secret provided")
+        if path in APP_LEVEL:
+            return self._app_level(path, body)
         item = self.items.get(body["access_token"])
         if item is None:
             return self._error(400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "provided access token is invalid")
         if item.login_required:
             return self._error(400, "ITEM_ERROR", "ITEM_LOGIN_REQUIRED", "the login details of this item have changed")
+        return self._item_level(path, item, body)
+
+    def _item_level(self, path: str, item: FakeItem, body: dict) -> tuple[int, dict]:
         if path == "/accounts/get":
             return self._accounts(item, body)
         if path == "/transactions/sync":
             return self._sync(item, body)
+        if path == "/investments/transactions/get":
+            return self._investment_transactions(item, body)
+        if path == "/item/remove":
+            del self.items[item.access_token]
+            self.removed_items.append(item.item_id)
+            return 200, {"request_id": _request_id()}
         return self._holdings(item, body)
+
+    def _app_level(self, path: str, body: dict) -> tuple[int, dict]:
+        if path == "/item/public_token/exchange":
+            access_token = self.public_tokens.pop(body.get("public_token"), None)
+            if access_token is None or access_token not in self.items:
+                return self._error(400, "INVALID_INPUT", "INVALID_PUBLIC_TOKEN", "provided public token is invalid")
+            item = self.items[access_token]
+            return 200, {"access_token": access_token, "item_id": item.item_id, "request_id": _request_id()}
+        if path == "/webhook_verification_key/get":
+            found = self.webhook_keys.get(body.get("key_id"))
+            if found is None:
+                return self._error(
+                    400, "INVALID_INPUT", "INVALID_WEBHOOK_VERIFICATION_KEY_ID", "invalid key_id provided"
+                )
+            return 200, {"key": found[0], "request_id": _request_id()}
+        return self._link_token(body)
+
+    def _link_token(self, body: dict) -> tuple[int, dict]:
+        user = body.get("user")
+        required_ok = (
+            isinstance(body.get("client_name"), str)
+            and isinstance(body.get("language"), str)
+            and isinstance(body.get("country_codes"), list)
+            and isinstance(user, dict)
+            and isinstance(user.get("client_user_id"), str)
+        )
+        if not required_ok:
+            return self._error(400, "INVALID_REQUEST", "MISSING_FIELDS", "missing required fields")
+        if "access_token" in body and body["access_token"] not in self.items:
+            return self._error(400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "provided access token is invalid")
+        if "access_token" not in body and not body.get("products"):
+            return self._error(400, "INVALID_REQUEST", "INVALID_FIELD", "products must be set outside update mode")
+        self.link_tokens.append(body)
+        token = f"link-sandbox-{secrets.token_hex(8)}"
+        return 200, {"link_token": token, "expiration": "2026-06-15T12:00:00Z", "request_id": _request_id()}
+
+    def _investment_transactions(self, item: FakeItem, body: dict) -> tuple[int, dict]:
+        investment = [a for a in item.accounts if a["type"] == "investment"]
+        if not investment:
+            return self._error(400, "ITEM_ERROR", "NO_INVESTMENT_ACCOUNTS", "no investment accounts")
+        options = body.get("options") or {}
+        count, offset = options.get("count", 100), options.get("offset", 0)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
+            return self._error(400, "INVALID_REQUEST", "INVALID_FIELD", "count must be an integer from 1 to 500")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            return self._error(400, "INVALID_REQUEST", "INVALID_FIELD", "offset must be a non-negative integer")
+        try:
+            start, end = date.fromisoformat(body["start_date"]), date.fromisoformat(body["end_date"])
+        except (KeyError, TypeError, ValueError):
+            return self._error(400, "INVALID_REQUEST", "INVALID_FIELD", "start_date and end_date are required")
+        wanted = options.get("account_ids")
+        accounts = [
+            {**a, "balances": {**a["balances"], "margin_loan_amount": None}}
+            for a in investment
+            if wanted is None or a["account_id"] in wanted
+        ]
+        ids = {a["account_id"] for a in accounts}
+        matching = sorted(
+            (
+                t
+                for t in item.investment_transactions
+                if t["account_id"] in ids and start <= date.fromisoformat(t["date"]) <= end
+            ),
+            key=lambda t: (t["date"], t["investment_transaction_id"]),
+            reverse=True,
+        )
+        page = matching[offset : offset + min(count, self.page_size or count)]
+        used = {t["security_id"] for t in page}
+        return 200, {
+            "item": item.item(),
+            "accounts": accounts,
+            "securities": [s for s in item.securities if s["security_id"] in used],
+            "investment_transactions": page,
+            "total_investment_transactions": len(matching),
+            "request_id": _request_id(),
+        }
 
     @staticmethod
     def _error(status: int, error_type: str, code: str, message: str) -> tuple[int, dict]:
@@ -410,3 +556,35 @@ class PlaidFake:
 def encode_cursor(offset: int) -> str:
     """A cursor at `offset` of an Item's log (tests that start mid-history)."""
     return base64.urlsafe_b64encode(json.dumps({"o": offset, "mid": False}).encode()).decode()
+
+
+def investment_transaction(
+    transaction_id: str,
+    account_id: str,
+    day: date,
+    *,
+    type: str,
+    subtype: str,
+    amount: float,
+    security_id: str | None = None,
+    quantity: float = 0.0,
+    price: float = 0.0,
+    fees: float | None = 0.0,
+    name: str = "",
+) -> dict:
+    """An InvestmentTransaction with every required key (Plaid sign: positive = cash out, e.g. a buy)."""
+    return {
+        "investment_transaction_id": transaction_id,
+        "account_id": account_id,
+        "security_id": security_id,
+        "date": day.isoformat(),
+        "name": name or f"{subtype} {security_id or ''}".strip(),
+        "quantity": quantity,
+        "amount": amount,
+        "price": price,
+        "fees": fees,
+        "type": type,
+        "subtype": subtype,
+        "iso_currency_code": "USD",
+        "unofficial_currency_code": None,
+    }

@@ -22,6 +22,11 @@ RESPONSE_SCHEMAS = {
     "/accounts/get": "AccountsGetResponse",
     "/transactions/sync": "TransactionsSyncResponse",
     "/investments/holdings/get": "InvestmentsHoldingsGetResponse",
+    "/investments/transactions/get": "InvestmentsTransactionsGetResponse",
+    "/link/token/create": "LinkTokenCreateResponse",
+    "/item/public_token/exchange": "ItemPublicTokenExchangeResponse",
+    "/item/remove": "ItemRemoveResponse",
+    "/webhook_verification_key/get": "WebhookVerificationKeyGetResponse",
 }
 # What the subset must contain (with its $ref closure): every response schema, and Plaid's error body.
 ROOT_COMPONENTS = (*RESPONSE_SCHEMAS.values(), "PlaidError")

@@ -401,9 +401,16 @@ def test_cli_help_says_secrets_read_from_stdin(capsys):
     from sync.management.commands.connect import Command
 
     help_text = " ".join(Command().create_parser("manage.py", "connect").format_help().split())
-    for option in ("--api-key-id", "--api-secret-key", "--access-url", "--setup-token", "--access-token"):
+    for option in (
+        "--api-key-id",
+        "--api-secret-key",
+        "--access-url",
+        "--setup-token",
+        "--access-token",
+        "--public-token",
+    ):
         assert option in help_text
-    assert help_text.count("Give - to read it from standard input") == 5
+    assert help_text.count("Give - to read it from standard input") == 6
     assert "--environment" in help_text
 
 

@@ -13,6 +13,7 @@ from email.utils import format_datetime
 
 import msgspec
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management import CommandError, call_command
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -36,7 +37,7 @@ from sync.errors import (
 from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
 from sync.services.connection_sync import sync_connection
 from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
-from tests.fakes.plaid import MUTATION, RawJSON, plaid_error, transaction
+from tests.fakes.plaid import MUTATION, RawJSON, investment_transaction, plaid_error, security, transaction
 from tests.fakes.plaid import encode as encode_body
 from tests.fakes.server import Fault, LiveServer
 from tests.providers import plaid_schema
@@ -442,9 +443,25 @@ def test_fake_responses_validate_against_the_openapi_schema(plaid_connection, us
     item = plaid_fake.items[PLAID_TOKEN]
     item.remove("pend-5", "acc-chk")
     item.modify(transaction("tx-2", "acc-chk", 13.75, date(2026, 5, 3), "Blue Bottle", category=None))
+    item.add_investment_transaction(
+        investment_transaction(
+            "inv-1", "acc-inv", date(2026, 5, 4), type="buy", subtype="buy", amount=10.0, security_id="sec-x"
+        ),
+        security("sec-x", "X Corp", "X", "equity", 10.0),
+    )
     _sync_all(plaid_connection, user)
+    # The app-level endpoints: a link token, an exchange, a verification key, an Item's removal.
+    PlaidProvider.create_link_token(
+        client_user_id="u-1", client_name="FinSync", language="en", country_codes=["US"], products=["transactions"]
+    )
+    plaid_fake.add_public_token("public-sandbox-1", item)
+    assert PlaidProvider._exchange("public-sandbox-1") == PLAID_TOKEN
+    plaid_fake.add_webhook_key("kid-1", ec.generate_private_key(ec.SECP256R1()))
+    assert PlaidProvider.fetch_webhook_key("kid-1")["kid"] == "kid-1"
     plaid_fake.items[PLAID_TOKEN].login_required = True
     _sync_all(plaid_connection, user)
+    plaid_fake.items[PLAID_TOKEN].login_required = False
+    PlaidProvider(credentials={"access_token": PLAID_TOKEN}, config={}).on_disconnect()
     seen = set()
     for path, status, body in plaid_fake.responses:
         component = plaid_schema.RESPONSE_SCHEMAS[path] if status == 200 else "PlaidError"
