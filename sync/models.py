@@ -256,6 +256,7 @@ class Holding(TimeStamped):
     currency = models.CharField(max_length=3, default="USD")
     as_of = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    cusip = models.CharField(max_length=12, blank=True, default="", help_text="The security's CUSIP, if reported.")
 
     class Meta:
         ordering = ["account_id", "symbol"]
