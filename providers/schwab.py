@@ -45,7 +45,6 @@ from django.conf import settings
 from providers import payload as p
 from providers import schwab_rows as rows
 from providers.base import (
-    AccountData,
     AccountsResult,
     Capabilities,
     ConnectionSetup,
@@ -216,7 +215,9 @@ class SchwabProvider(HTTPProvider):
             "access_expires_at": (now + timedelta(seconds=tokens["expires_in"])).isoformat(),
             "account_key": secrets.token_hex(32),
         }
-        return ConnectionSetup(credentials=credentials, config={"authorized_at": now.isoformat()})
+        # The 7-day clock starts at this login; refreshing does not move it.
+        config = {"authorized_at": now.isoformat(), "reauth_due_at": (now + REAUTH_AFTER).isoformat()}
+        return ConnectionSetup(credentials=credentials, config=config)
 
     # --- tokens --------------------------------------------------------------------
 

@@ -99,7 +99,9 @@ def position(raw_item, path: str, account_id: str) -> HoldingData:
         name=p.sanitize_message(description) or symbol,
         asset_type=asset_type.lower(),
         quantity=quantity,
-        price=(market_value / quantity).quantize(Decimal("0.00000001")) if market_value is not None and quantity else None,
+        price=(market_value / quantity).quantize(Decimal("0.00000001"))
+        if market_value is not None and quantity
+        else None,
         cost_basis=average * quantity if average is not None else None,
         market_value=market_value,
         cusip=p.as_str(instrument.get("cusip"), f"{path}.instrument.cusip", nullable=True)[:12],

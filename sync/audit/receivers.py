@@ -84,6 +84,7 @@ def connect_receivers() -> None:
         ("connect_failed", signals.connection_connect_failed),
         ("status_changed", signals.connection_status_changed),
         ("credentials_rotated", signals.connection_credentials_rotated),
+        ("reconnected", signals.connection_reconnected),
     ):
         _RECEIVERS[event] = _connection_receiver(event)
         signal.connect(_RECEIVERS[event], dispatch_uid=f"finsync.audit.connection.{event}")

@@ -22,6 +22,8 @@ connection_created = Signal()
 connection_connect_failed = Signal()
 connection_status_changed = Signal()
 connection_credentials_rotated = Signal()
+# A connection given new credentials (a new login) in place: same id, accounts and history.
+connection_reconnected = Signal()
 
 transaction_edited = Signal()
 
