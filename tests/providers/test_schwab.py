@@ -10,7 +10,7 @@ import pytest
 from sync import errors
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.crypto import decrypt_credentials
-from sync.models import Account, AuditEvent, Connection, Holding, SyncRun, Transaction
+from sync.models import Account, Connection, Holding, SyncRun, Transaction
 from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 from tests.fakes.schwab import NESTED_REFRESH_ERROR, token_error
 from tests.providers.schwab_helpers import NUMBER, OTHER_NUMBER, trade_row

@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from sync import errors
 from sync.commands import SyncAccounts, SyncTransactions
 from sync.crypto import decrypt_credentials
 from sync.models import Account, AuditEvent, Connection, OAuthState, Transaction
@@ -23,10 +24,8 @@ from sync.services import oauth
 from sync.services.connections import reconnect_connection
 from sync.services.handlers import sync_accounts, sync_transactions
 from tests.factories import UserFactory
-from tests.fakes.schwab import SchwabFake
 from tests.fakes.server import LiveServer
 from tests.fakes.simplefin import SimpleFINFake
-from tests.providers.conftest import build_simplefin_bank
 from tests.providers.helpers import assert_no_secrets
 from tests.providers.schwab_helpers import NUMBER, OTHER_NUMBER, follow_authorize, local_path
 
@@ -240,7 +239,7 @@ def test_reconnect_simplefin_keeps_ids_and_history(user, simplefin_fake, simplef
     accounts = sorted(Account.objects.values_list("pk", "provider_account_id"))
     transactions = sorted(Transaction.objects.values_list("pk", "provider_transaction_id"))
     simplefin_fake.password = "a-new-pass-4321"  # the old access URL no longer works
-    with pytest.raises(Exception, match="re"):
+    with pytest.raises(errors.ReauthRequired):
         sync_accounts(SyncAccounts(connection_id=simplefin_connection.pk, user_id=user.pk, force=True), source="cli")
     assert Connection.objects.get().status == "needs_reauth"
 
@@ -282,7 +281,7 @@ def test_secrets_stay_out_of_the_database_dump_logs_api_and_admin(user, schwab_c
     schwab_fake.expire_access_tokens()
     _sync_all(schwab_connection, user)
     schwab_fake.fail_next(path="/trader/v1/accounts", status=400, body=b'{"message": "nope"}')
-    with pytest.raises(Exception):
+    with pytest.raises(errors.ProviderUnavailable):
         sync_accounts(SyncAccounts(connection_id=schwab_connection.pk, user_id=user.pk, force=True), source="cli")
     tokens = set(schwab_fake.access_tokens) | set(schwab_fake.refresh_tokens)
     stored = decrypt_credentials(Connection.objects.get().credentials_encrypted)
