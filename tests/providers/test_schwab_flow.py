@@ -329,3 +329,49 @@ def test_admin_connect_and_reconnect_buttons(user, schwab_server, schwab_fake):
     config = {**connection.config, "reauth_due_at": (datetime.now(UTC) + timedelta(hours=20)).isoformat()}
     Connection.objects.filter(pk=connection.pk).update(config=config)
     assert "soon: use Reconnect" in admin.get(landed["Location"]).content.decode()
+
+
+def test_declined_at_schwab_is_refused_and_the_state_spent(user, schwab_server):
+    start = oauth.start_authorization(user=user, provider="schwab", source="api")
+    answer = Client().get(
+        f"/oauth/schwab/callback?error=access_denied&state={start.state}", HTTP_ACCEPT="application/json"
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "validation_error")
+    assert "did not authorize" in answer.json()["message"]
+    assert Connection.objects.count() == 0
+    assert OAuthState.objects.get().used_at is not None
+
+
+def test_cli_reconnect_of_a_simplefin_connection(
+    user, other_user, simplefin_fake, simplefin_server, simplefin_connection
+):
+    _sync_all(simplefin_connection, user)
+    simplefin_fake.password = "rotated-pass-777"
+    out = io.StringIO()
+    call_command(
+        "connect",
+        "simplefin",
+        "--user",
+        "alice",
+        "--reconnect",
+        str(simplefin_connection.pk),
+        "--setup-token",
+        simplefin_fake.setup_token(simplefin_server.url, "third"),
+        "--format",
+        "json",
+        stdout=out,
+    )
+    assert json.loads(out.getvalue()) == {"id": str(simplefin_connection.pk)}
+    assert "rotated-pass-777" in decrypt_credentials(Connection.objects.get().credentials_encrypted)["access_url"]
+    with pytest.raises(CommandError, match="not_found"):
+        call_command(
+            "connect",
+            "simplefin",
+            "--user",
+            "bob",
+            "--reconnect",
+            str(simplefin_connection.pk),
+            "--setup-token",
+            "x",
+            stdout=io.StringIO(),
+        )
