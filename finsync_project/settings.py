@@ -273,8 +273,18 @@ FINSYNC_PUBLIC_URL = env.str("FINSYNC_PUBLIC_URL", default="")
 # The settings that hold server-wide provider secrets: every form of their values is
 # scrubbed from stored and shown messages (sync/scrub.py). A provider with a client
 # secret adds its setting here; client ids are not secrets and stay readable.
-FINSYNC_SERVER_SECRET_SETTINGS = ("PLAID_SECRET",)
+FINSYNC_SERVER_SECRET_SETTINGS = ("PLAID_SECRET", "SCHWAB_CLIENT_SECRET")
 
 # Alpaca: one base URL for both environments when set (tests, a proxy); empty means Alpaca's own
 # hosts, https://paper-api.alpaca.markets or https://api.alpaca.markets by the connection's environment.
 ALPACA_BASE_URL = env.str("ALPACA_BASE_URL", default="")
+
+# Schwab's Trader API over OAuth2: the app key and secret of the app registered at developer.schwab.com,
+# and its callback, exactly as registered (scheme, host, port, path, no trailing slash). FinSync serves
+# the callback at this URL's path. Schwab is offered only when the first three are set.
+SCHWAB_CLIENT_ID = env.str("SCHWAB_CLIENT_ID", default="")
+SCHWAB_CLIENT_SECRET = env.str("SCHWAB_CLIENT_SECRET", default="")
+SCHWAB_REDIRECT_URI = env.str("SCHWAB_REDIRECT_URI", default="")
+SCHWAB_BASE_URL = env.str("SCHWAB_BASE_URL", default="https://api.schwabapi.com")
+# How long an OAuth authorize link (its single-use `state`) stays valid, in seconds.
+FINSYNC_OAUTH_STATE_SECONDS = env.int("FINSYNC_OAUTH_STATE_SECONDS", default=600)

@@ -1,8 +1,16 @@
 """FinSync URL configuration: the admin console and the REST API."""
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from sync.api.views import oauth_callback
+
+# The OAuth callback is served at SCHWAB_REDIRECT_URI's path (it must match the registered one exactly).
+SCHWAB_CALLBACK_PATH = urlsplit(settings.SCHWAB_REDIRECT_URI).path.strip("/") or "oauth/schwab/callback"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +19,7 @@ urlpatterns = [
     # Log in and out of the browsable API (session authentication).
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("sync.api.urls")),
+    path(SCHWAB_CALLBACK_PATH, oauth_callback, {"provider": "schwab"}, name="oauth-schwab-callback"),
 ]
 
 handler400 = "sync.api.views.bad_request"

@@ -9,7 +9,7 @@ Conventions every adapter follows when it maps a vendor payload:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,6 +129,8 @@ class HoldingData:
     market_value: Decimal | None = None
     currency: str = "USD"
     as_of: datetime | None = None
+    # The security's CUSIP, where the provider reports it (Schwab).
+    cusip: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,10 +248,40 @@ class Provider:
     capabilities: ClassVar[Capabilities] = Capabilities()
     # Inputs accepted by `connect`, in order.
     connect_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    # OAuth2 providers connect through a browser: `authorize_url` then `exchange_code`
+    # (the connection service's authorize/callback), not through `connect`.
+    oauth: ClassVar[bool] = False
+    # Credentials a reconnect keeps from the old ones (e.g. a key the provider's account
+    # ids are derived from), so that the same accounts keep the same ids.
+    carried_over_credentials: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, credentials: Mapping[str, Any], config: Mapping[str, Any]) -> None:
         self.credentials = dict(credentials)
         self.config = dict(config)
+        # Set by the sync core before a fetch: called with the whole new credentials when the
+        # adapter changed them mid-sync (a rotated OAuth refresh token). It persists them at
+        # once, in its own transaction, so that a sync failing later never loses them.
+        self.on_credentials_changed: Callable[[dict[str, Any]], None] | None = None
+
+    def credentials_changed(self) -> None:
+        """Hand the adapter's current credentials to the sync core (see `on_credentials_changed`)."""
+        if self.on_credentials_changed is not None:
+            self.on_credentials_changed(dict(self.credentials))
+
+    @classmethod
+    def missing_settings(cls) -> list[str]:
+        """The server settings this provider needs that are not set (empty: it can be offered)."""
+        return []
+
+    @classmethod
+    def authorize_url(cls, state: str) -> str:
+        """OAuth providers: the URL to send the user's browser to, carrying `state`."""
+        raise NotImplementedError
+
+    @classmethod
+    def exchange_code(cls, code: str) -> ConnectionSetup:
+        """OAuth providers: trade the callback's (decoded) `code` for credentials and config."""
+        raise NotImplementedError
 
     @classmethod
     def connect(cls, options: Mapping[str, Any], *, wide_bounds: bool = False) -> ConnectionSetup:

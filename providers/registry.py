@@ -48,4 +48,4 @@ def provider_slugs() -> list[str]:
 
 def _load_builtin() -> None:
     # Imported lazily so that importing the registry stays cheap and cycle-free.
-    from providers import alpaca, demo, ofx, plaid, simplefin  # noqa: F401
+    from providers import alpaca, demo, ofx, plaid, schwab, simplefin  # noqa: F401

@@ -38,6 +38,12 @@ class ValidationError(SyncError):
     code = "validation_error"
 
 
+class OAuthStateInvalid(ValidationError):
+    """An OAuth callback whose `state` is unknown, expired, used already or another user's: nothing is stored."""
+
+    code = "oauth_state_invalid"
+
+
 class ConnectionInactive(SyncError):
     code = "connection_inactive"
 

@@ -18,6 +18,7 @@ events hold plain ids with no database constraint, so nothing cascades into them
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -128,6 +129,65 @@ class Connection(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider})"
+
+    @property
+    def reauth_due_at(self):
+        """When the provider's login lapses and the user must re-authorize (OAuth providers: Schwab's 7 days
+        from the authorization), from the config the connect or the last reconnect stored; None otherwise."""
+        value = (self.config or {}).get("reauth_due_at")
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+    @property
+    def reauth_warning(self) -> bool:
+        """True from the day before `reauth_due_at` (day 6 of Schwab's 7): time to re-authorize."""
+        due = self.reauth_due_at
+        return due is not None and due - timezone.now() <= REAUTH_WARNING_BEFORE
+
+
+# How long before `reauth_due_at` a connection shows a re-authorization warning.
+REAUTH_WARNING_BEFORE = timedelta(days=1)
+
+
+class OAuthPurpose(models.TextChoices):
+    CONNECT = "connect", "New connection"
+    RECONNECT = "reconnect", "Reconnect"
+
+
+class OAuthState(models.Model):
+    """A single-use OAuth2 `state`: bound to a user and a purpose (a new connection, or reconnecting one).
+
+    Only its SHA-256 is stored (the state itself travels in the browser's URLs);
+    it expires after FINSYNC_OAUTH_STATE_SECONDS and is consumed by the callback
+    (`used_at`), whatever the outcome. Created and consumed by sync.services.oauth.
+    """
+
+    Purpose = OAuthPurpose
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=50)
+    purpose = models.CharField(max_length=20, choices=OAuthPurpose.choices)
+    connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200, blank=True, default="")
+    source = models.CharField(max_length=10, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            _choices_check("purpose", OAuthPurpose, "oauth_state_purpose_valid"),
+            models.CheckConstraint(
+                condition=Q(purpose="connect") | Q(connection__isnull=False), name="oauth_state_reconnect_target"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.purpose} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 class Account(TimeStamped):
@@ -262,6 +322,7 @@ class Holding(TimeStamped):
     currency = models.CharField(max_length=3, default="USD")
     as_of = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    cusip = models.CharField(max_length=12, blank=True, default="", help_text="The security's CUSIP, if reported.")
 
     class Meta:
         ordering = ["account_id", "symbol"]

@@ -42,7 +42,7 @@ MIN_FRAGMENT_CHARS = 6
 # The settings holding server-wide provider secrets (read at call time). A provider
 # that adds a client secret names its setting here (e.g. SCHWAB_CLIENT_SECRET).
 # Client ids are not secrets: they stay visible, which helps support.
-DEFAULT_SERVER_SECRET_SETTINGS = ("PLAID_SECRET",)
+DEFAULT_SERVER_SECRET_SETTINGS = ("PLAID_SECRET", "SCHWAB_CLIENT_SECRET")
 # Characters that re-quoting a URL component may leave as they are (RFC 3986 reserved).
 _URL_RESERVED = ":/?#[]@!$&'()*+,;="
 # What an adapter appends when it cuts a long message (providers.payload.sanitize_message).

@@ -30,8 +30,9 @@ from sync.admin.reporting import report, report_outcomes
 from sync.commands import ImportStatement
 from sync.errors import SyncError
 from sync.models import Account, AuditEvent, Connection, Source, SyncRun
+from sync.services import oauth
 from sync.services.connection_sync import sync_connection
-from sync.services.connections import create_connection, disconnect_connection
+from sync.services.connections import create_connection, disconnect_connection, reconnect_connection
 from sync.services.handlers import import_statement
 
 CONNECTION_SYNCS = (
@@ -193,7 +194,7 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
     search_fields = ("name", "provider", "owner__username", "owner__email", "last_error")
     list_select_related = ("owner",)
     fieldsets = (
-        (None, {"fields": ("name", "owner", "provider", "status")}),
+        (None, {"fields": ("name", "owner", "provider", "status", "reauth_due")}),
         (
             "Last sync",
             {
@@ -224,6 +225,7 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         "config",
         "created_at",
         "updated_at",
+        "reauth_due",
     )
     inlines = (AccountInline,)
 
@@ -245,6 +247,11 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
                 "<path:object_id>/import-statement/",
                 self.admin_site.admin_view(self.import_statement_view),
                 name="{}_{}_import_statement".format(*info),
+            ),
+            path(
+                "<path:object_id>/reconnect/",
+                self.admin_site.admin_view(self.reconnect_view),
+                name="{}_{}_reconnect".format(*info),
             ),
             path(
                 "<path:object_id>/disconnect/",
@@ -269,6 +276,68 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         url = reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)], current_app=self.admin_site.name)
         return HttpResponseRedirect(url)
+
+    @method_decorator(sensitive_post_parameters())
+    def reconnect_view(self, request, object_id):
+        """The change page's "Reconnect" button: the owner gives the connection a new login.
+
+        OAuth providers (Schwab): POST sends the browser to the provider's login,
+        whose callback reconnects. Others: a form of the provider's connect fields.
+        """
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if obj.owner_id != request.user.pk:
+            raise PermissionDenied  # a login is its owner's to give
+        provider_class = get_provider_class(obj.provider)
+        back = HttpResponseRedirect(
+            reverse("admin:sync_connection_change", args=[quote(obj.pk)], current_app=self.admin_site.name)
+        )
+        # The change page's button posts straight on for OAuth; other providers first show their fields.
+        if request.method == "POST" and (provider_class.oauth or "submitted" in request.POST):
+            fields = {f.name for f in provider_class.connect_fields}
+            options = {k: v for k, v in request.POST.items() if k in fields and v != ""}
+            try:
+                outcome = reconnect_connection(connection_id=obj.pk, user=request.user, options=options, source="admin")
+            except SyncError as error:
+                self.message_user(
+                    request, f"{obj}: could not reconnect ({error.code}): {error.message}", messages.ERROR
+                )
+                return back
+            if isinstance(outcome, oauth.AuthorizeStart):
+                return HttpResponseRedirect(outcome.authorize_url)
+            self.message_user(request, f"{obj}: reconnected", messages.SUCCESS)
+            return back
+        return self._oauth_page(request, provider_class, connection=obj)
+
+    def _oauth_page(self, request, provider_class, connection=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{'Reconnect' if connection else 'Connect'} {provider_class.display_name}",
+            "provider_name": provider_class.display_name,
+            "connection": connection,
+            "fields": () if provider_class.oauth else provider_class.connect_fields,
+            "button": f"{'Reconnect' if connection else 'Connect'}"
+            + (f" {provider_class.display_name}" if provider_class.oauth else ""),
+        }
+        return TemplateResponse(request, "admin/sync/connection/oauth_connect.html", context)
+
+    def oauth_connect_view(self, request, slug):
+        """ "Connect Schwab": POST sends the browser to the provider's login; its callback creates the connection."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        provider_class = get_provider_class(slug)
+        if request.method != "POST":
+            return self._oauth_page(request, provider_class)
+        try:
+            start = oauth.start_authorization(
+                user=request.user, provider=slug, name=request.POST.get("name", ""), source="admin"
+            )
+        except SyncError as error:
+            self.message_user(request, f"{error.code}: {error.message}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:sync_connection_changelist", current_app=self.admin_site.name))
+        return HttpResponseRedirect(start.authorize_url)
 
     def import_statement_view(self, request, object_id):
         """The target of the change page's "Import statement" upload: POST only, the sync permission on the object.
@@ -322,16 +391,32 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
             and _imports_files(obj)
             and self.has_sync_permission(request, obj)
         )
+        can_reconnect = (
+            obj is not None and obj.status == Connection.Status.NEEDS_REAUTH and obj.owner_id == request.user.pk
+        )
         extra_context = {
             **(extra_context or {}),
             "can_disconnect": can_disconnect,
             "can_import_statement": can_import,
+            "can_reconnect": can_reconnect,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
         return format_html('<span class="sync-status sync-status-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Re-authorize by")
+    def reauth_due(self, obj):
+        due = obj.reauth_due_at
+        if due is None:
+            return "-"
+        if obj.reauth_warning:
+            return format_html(
+                '<strong class="sync-status sync-status-needs_reauth">{} (soon: use Reconnect)</strong>',
+                display_for_value(due, "-"),
+            )
+        return display_for_value(due, "-")
 
     @admin.display(description="Holdings synced at", ordering="last_holdings_sync")
     def holdings_synced_at(self, obj):
@@ -392,7 +477,10 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     @method_decorator(sensitive_post_parameters(*(CREDENTIAL_PREFIX + name for name in _SECRET_FIELDS)))
     def add_view(self, request, form_url="", extra_context=None):
-        if request.GET.get("provider") not in provider_slugs():
+        slug = request.GET.get("provider")
+        if slug in provider_slugs() and get_provider_class(slug).oauth:
+            return self.oauth_connect_view(request, slug)
+        if slug not in provider_slugs():
             if not self.has_add_permission(request):
                 return super().add_view(request, form_url, extra_context)  # raises PermissionDenied
             providers = [(slug, get_provider_class(slug).display_name) for slug in provider_slugs()]

@@ -22,6 +22,7 @@ from sync import errors
 STATUS_BY_CODE: dict[str, int] = {
     errors.NotFound.code: status.HTTP_404_NOT_FOUND,
     errors.ValidationError.code: status.HTTP_400_BAD_REQUEST,
+    errors.OAuthStateInvalid.code: status.HTTP_400_BAD_REQUEST,
     errors.ConnectionInactive.code: status.HTTP_409_CONFLICT,
     errors.ReauthRequired.code: status.HTTP_409_CONFLICT,
     errors.SyncInProgress.code: status.HTTP_409_CONFLICT,
@@ -84,7 +85,7 @@ def _sync_error_response(exc: errors.SyncError) -> Response:
     status_code = STATUS_BY_CODE.get(exc.code, status.HTTP_500_INTERNAL_SERVER_ERROR)
     body: dict = {"code": exc.code, "message": exc.message}
     headers = {}
-    if exc.code == errors.ValidationError.code:
+    if isinstance(exc, errors.ValidationError):
         body["fields"] = {name: [str(m) for m in messages] for name, messages in exc.fields.items()}
     if exc.retry_after is not None:
         body["retry_after"] = exc.retry_after

@@ -31,10 +31,16 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_error",
             "last_error_code",
             "last_error_at",
+            "reauth_due_at",
+            "reauth_warning",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    # OAuth connections (Schwab): when the provider's login lapses, and whether that is within a day.
+    reauth_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    reauth_warning = serializers.BooleanField(read_only=True)
 
 
 class ConnectionCreateSerializer(serializers.Serializer):
@@ -60,6 +66,27 @@ class ConnectionCreateSerializer(serializers.Serializer):
 
     # Only the shape is parsed here: the connection service validates the inputs themselves
     # (known keys, types, lengths, URLs, bounds) and names the field in its ValidationError.
+
+
+class AuthorizeSerializer(serializers.Serializer):
+    """`{provider, name}`: start an OAuth provider's login (e.g. `schwab`)."""
+
+    provider = serializers.CharField(max_length=50, help_text="An OAuth provider's slug, e.g. `schwab`.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class AuthorizeStartSerializer(serializers.Serializer):
+    """Where to send the user's browser; the callback finishes the connection."""
+
+    authorize_url = serializers.URLField()
+    state = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class ReconnectSerializer(serializers.Serializer):
+    """`{credentials}`: the provider's connect inputs (none for an OAuth provider, which answers an authorize URL)."""
+
+    credentials = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
 
 
 # --- synced data -------------------------------------------------------------------

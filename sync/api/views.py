@@ -10,10 +10,12 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -25,12 +27,13 @@ from rest_framework.views import APIView
 
 from sync import errors, selectors
 from sync.api import filters, serializers
-from sync.api.exceptions import REQUEST_TOO_LARGE
+from sync.api.exceptions import REQUEST_TOO_LARGE, STATUS_BY_CODE
 from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
 from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
+from sync.services import oauth
 from sync.services import plaid as plaid_services
-from sync.services.connections import create_connection, disconnect_connection
+from sync.services.connections import create_connection, disconnect_connection, reconnect_connection
 from sync.services.edits import edit_transaction
 from sync.services.handlers import import_statement, sync_accounts, sync_holdings, sync_transactions
 
@@ -116,7 +119,7 @@ class ConnectionViewSet(
     def get_throttles(self):
         if self.action in ("sync_accounts", "sync_transactions", "import_statement"):
             return [SyncRateThrottle()]
-        if self.action in ConnectRateThrottle.actions:
+        if self.action in ConnectRateThrottle.actions or self.action == "authorize":
             return [ConnectRateThrottle()]
         return super().get_throttles()
 
@@ -142,6 +145,46 @@ class ConnectionViewSet(
                 fields.setdefault("credentials", []).extend(about_credentials or [error.message])
             raise errors.ValidationError(error.message, fields=fields) from None
         return Response(serializers.ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Start an OAuth provider's login (Schwab): answers the URL to send the browser to",
+        request=serializers.AuthorizeSerializer,
+        responses={200: serializers.AuthorizeStartSerializer, **_errors(400, 401, 403, 429)},
+    )
+    @action(detail=False, methods=["post"], url_path="authorize", serializer_class=serializers.AuthorizeSerializer)
+    def authorize(self, request):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        start = oauth.start_authorization(
+            user=request.user,
+            provider=body.validated_data["provider"],
+            name=body.validated_data["name"],
+            source=Source.API,
+        )
+        return Response(start.as_dict())
+
+    @extend_schema(
+        summary="Reconnect: new credentials for the same connection (OAuth providers answer an authorize URL)",
+        request=serializers.ReconnectSerializer,
+        responses={
+            200: OpenApiResponse(description="The reconnected connection, or `{authorize_url, state, expires_at}`."),
+            **_errors(400, 401, 403, 404, 429, 502, 503),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="reconnect", serializer_class=serializers.ReconnectSerializer)
+    @method_decorator(sensitive_variables("request", "body"))
+    def reconnect(self, request, pk=None):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = reconnect_connection(
+            connection_id=_uuid_or_404(pk),
+            user=request.user,
+            options=body.validated_data["credentials"],
+            source=Source.API,
+        )
+        if isinstance(outcome, oauth.AuthorizeStart):
+            return Response(outcome.as_dict())
+        return Response(serializers.ConnectionSerializer(outcome).data)
 
     def destroy(self, request, *args, **kwargs):
         disconnect_connection(connection_id=_uuid_or_404(kwargs["pk"]), user_id=request.user.pk, source=Source.API)
@@ -336,6 +379,36 @@ class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
 
     queryset = AuditEvent.objects.none()
     selector = staticmethod(selectors.owned_audit_events)
+
+
+@require_GET
+@sensitive_variables("code")
+def oauth_callback(request, provider: str = "schwab"):
+    """Where the provider sends the browser back (`?code=...&state=...`): the state alone says whose it is.
+
+    A browser is redirected to the connection's admin page; an API client
+    (`Accept: application/json`) gets `{"id", "status"}`. Refusals: the API's
+    error JSON, or a short page for a browser (status 400/409/502/503).
+    """
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    user = request.user if request.user.is_authenticated else None
+    try:
+        connection = oauth.finish_authorization(
+            state=request.GET.get("state", ""),
+            code=request.GET.get("code", ""),  # Django already URL-decoded it (`%40` -> `@`)
+            error=request.GET.get("error", ""),
+            expected_user=user,
+            provider=provider,
+            source=Source.API if wants_json else Source.ADMIN,
+        )
+    except errors.SyncError as error:
+        status_code = STATUS_BY_CODE.get(error.code, 400)
+        if wants_json:
+            return JsonResponse({"code": error.code, "message": error.message}, status=status_code)
+        return HttpResponse(f"{error.code}: {error.message}", status=status_code, content_type="text/plain")
+    if wants_json:
+        return JsonResponse({"id": str(connection.pk), "provider": connection.provider, "status": connection.status})
+    return HttpResponseRedirect(reverse("admin:sync_connection_change", args=[connection.pk]))
 
 
 def bad_request(request, exception):

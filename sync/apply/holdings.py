@@ -22,6 +22,7 @@ HOLDING_SYNCED_FIELDS = (
     "currency",
     "as_of",
     "is_active",
+    "cusip",
 )
 
 
@@ -38,6 +39,7 @@ def _holding_values(data: HoldingData, now: datetime) -> dict:
         "currency": currency(data.currency, what),
         "as_of": data.as_of,
         "is_active": True,
+        "cusip": (data.cusip or "")[:12],
     }
 
 

@@ -85,6 +85,7 @@ def connect_receivers() -> None:
         ("status_changed", signals.connection_status_changed),
         ("credentials_rotated", signals.connection_credentials_rotated),
         ("sync_requested", signals.connection_sync_requested),
+        ("reconnected", signals.connection_reconnected),
     ):
         _RECEIVERS[event] = _connection_receiver(event)
         signal.connect(_RECEIVERS[event], dispatch_uid=f"finsync.audit.connection.{event}")

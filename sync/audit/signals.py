@@ -24,6 +24,8 @@ connection_status_changed = Signal()
 connection_credentials_rotated = Signal()
 # A provider said the connection has new data (a webhook): payload {kinds, reason}.
 connection_sync_requested = Signal()
+# A connection given new credentials (a new login) in place: same id, accounts and history.
+connection_reconnected = Signal()
 
 transaction_edited = Signal()
 

@@ -1,4 +1,4 @@
-"""Connection services: create (connect), disconnect, rotate credentials."""
+"""Connection services: create (connect), reconnect, disconnect, store and rotate credentials."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from providers.base import Provider
+from providers.base import ConnectionSetup, Provider
 from providers.errors import ProviderError
 from providers.payload import sanitize_message
 from providers.registry import get_provider_class, provider_slugs
@@ -62,20 +62,24 @@ def create_connection(
             secrets = {f.name: cleaned[f.name] for f in provider_class.connect_fields if f.secret and f.name in cleaned}
             raise scrubber_for(secrets).scrub_error(from_provider_error(error)) from None
     except SyncError as error:
-        signals.connection_connect_failed.send(
-            sender=Connection,
-            connection=None,
-            actor=actor,
-            source=source,
-            correlation_id=correlation_id,
-            payload={
-                "provider": str(provider)[:50],
-                "code": error.code,
-                "message": sanitize_message(error.message),
-                "fields": sorted(error.fields),
-            },
-        )
+        audit_connect_failed(error, provider=provider, actor=actor, source=source, correlation_id=correlation_id)
         raise
+    return store_new_connection(
+        owner=owner,
+        provider=provider,
+        name=name,
+        setup=setup,
+        actor=actor,
+        source=source,
+        correlation_id=correlation_id,
+    )
+
+
+@sensitive_variables("setup", "credentials_encrypted")
+def store_new_connection(
+    *, owner, provider: str, name: str, setup: ConnectionSetup, actor, source: str, correlation_id: uuid.UUID
+) -> Connection:
+    """Save a connection the provider accepted (`setup`: credentials encrypted, config plain) and audit it."""
     credentials_encrypted = encrypt_credentials(setup.credentials)
     with transaction.atomic():
         connection = Connection.objects.create(
@@ -94,6 +98,155 @@ def create_connection(
         payload={"provider": provider, "name": name},
     )
     return connection
+
+
+def audit_connect_failed(error: SyncError, *, provider: str, actor, source: str, correlation_id, connection=None):
+    """Record a refused connect or reconnect attempt (`connection.connect_failed`): code and message, no secret."""
+    signals.connection_connect_failed.send(
+        sender=Connection,
+        connection=connection,
+        actor=actor,
+        source=source,
+        correlation_id=correlation_id,
+        payload={
+            "provider": str(provider)[:50],
+            "code": error.code,
+            "message": sanitize_message(error.message),
+            "fields": sorted(error.fields),
+        },
+    )
+
+
+@sensitive_variables("options", "cleaned", "setup")
+def reconnect_connection(*, connection_id, user, options: Mapping[str, Any], source: str, correlation_id=None):
+    """Give a connection of `user` new credentials (a new login) without losing anything.
+
+    For a provider that connects with inputs (SimpleFIN's new setup token,
+    Alpaca's new keys), `options` are its connect inputs and the answer is the
+    reconnected Connection. For an OAuth provider the answer is an
+    `AuthorizeStart` (sync.services.oauth) whose callback reconnects. See
+    `apply_reconnect` for what is kept and what is refused.
+    """
+    from sync.services import oauth  # oauth builds on this module
+
+    correlation_id = correlation_id or uuid.uuid4()
+    connection = selectors.owned_connections(user).filter(pk=connection_id).first() if user else None
+    if connection is None:
+        raise NotFound("connection not found")
+    try:
+        provider_class = get_provider_class(connection.provider)
+    except KeyError:
+        raise ValidationError(f"unknown provider {connection.provider!r}") from None
+    if provider_class.oauth:
+        return oauth.start_authorization(user=user, provider=connection.provider, connection=connection, source=source)
+    try:
+        cleaned = _validated_options(connection.provider, provider_class, options)
+        try:
+            setup = _connect(provider_class, cleaned, wide_bounds=source == "cli")
+        except ProviderError as error:
+            secrets = {f.name: cleaned[f.name] for f in provider_class.connect_fields if f.secret and f.name in cleaned}
+            raise scrubber_for(secrets).scrub_error(from_provider_error(error)) from None
+    except SyncError as error:
+        audit_connect_failed(
+            error,
+            provider=connection.provider,
+            actor=user,
+            source=source,
+            correlation_id=correlation_id,
+            connection=connection,
+        )
+        raise
+    return apply_reconnect(connection, setup, actor=user, source=source, correlation_id=correlation_id)
+
+
+@sensitive_variables("setup", "credentials", "old", "adapter")
+def apply_reconnect(
+    connection: Connection, setup: ConnectionSetup, *, actor, source: str, correlation_id
+) -> Connection:
+    """Store a new login's credentials on `connection` in place, after checking it reaches the same accounts.
+
+    Same connection id, accounts (matched by provider id), transactions,
+    holdings, user fields and history; the credentials the provider names in
+    `carried_over_credentials` are kept from the old ones; the config is the
+    old one updated with the new; the status becomes active and the last error
+    is cleared. A login that reaches none of the connection's accounts is
+    refused (ValidationError): two people's data never mix in one connection.
+    Audited as `connection.reconnected` (refusals as `connection.connect_failed`).
+    """
+    provider_class = get_provider_class(connection.provider)
+    old = decrypt_credentials(connection.credentials_encrypted) if connection.credentials_encrypted else {}
+    credentials = dict(setup.credentials)
+    credentials.update({k: old[k] for k in provider_class.carried_over_credentials if k in old})
+    config = {**connection.config, **setup.config}
+    known = set(connection.accounts.values_list("provider_account_id", flat=True))
+    try:
+        if known:
+            adapter = provider_class(credentials=credentials, config=config)
+            # A token refreshed while checking is the one to keep.
+            adapter.on_credentials_changed = credentials.update
+            try:
+                reported = {a.provider_account_id for a in adapter.fetch_accounts().accounts}
+            except ProviderError as error:
+                raise scrubber_for(credentials).scrub_error(from_provider_error(error)) from None
+            finally:
+                adapter.close()
+            if not known & reported:
+                raise ValidationError(
+                    "this login reaches none of the connection's accounts (a different login?): nothing was changed; "
+                    "connect it as a new connection instead"
+                )
+    except SyncError as error:
+        audit_connect_failed(
+            error,
+            provider=connection.provider,
+            actor=actor,
+            source=source,
+            correlation_id=correlation_id,
+            connection=connection,
+        )
+        raise
+    encrypted = encrypt_credentials(credentials)
+    old_status = connection.status
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        locked.credentials_encrypted = encrypted
+        locked.config = config
+        locked.status = Connection.Status.ACTIVE
+        locked.last_error, locked.last_error_code, locked.last_error_at = "", "", None
+        locked.save(
+            update_fields=[
+                "credentials_encrypted",
+                "config",
+                "status",
+                "last_error",
+                "last_error_code",
+                "last_error_at",
+                "updated_at",
+            ]
+        )
+    signals.connection_reconnected.send(
+        sender=Connection,
+        connection=locked,
+        actor=actor,
+        source=source,
+        correlation_id=correlation_id,
+        payload={"provider": locked.provider, "from": old_status, "to": locked.status},
+    )
+    return locked
+
+
+@sensitive_variables("credentials")
+def store_credentials(connection_id, credentials: Mapping[str, Any]) -> None:
+    """Persist credentials an adapter changed mid-sync (a rotated refresh token), at once and for good.
+
+    Its own transaction, under a row lock: it commits before the sync's data
+    transaction even begins, so a sync that fails afterwards keeps the new
+    token (the old refresh token may already be dead at the provider).
+    """
+    encrypted = encrypt_credentials(dict(credentials))
+    with transaction.atomic():
+        # The UPDATE itself locks the row until this transaction commits.
+        Connection.objects.filter(pk=connection_id).update(credentials_encrypted=encrypted, updated_at=timezone.now())
 
 
 STAFF_DISCONNECT_PERMISSION = "sync.change_connection"

@@ -60,6 +60,7 @@ from sync.errors import (
 from sync.models import Account, Connection, StatementImport, SyncKind, SyncRun
 from sync.results import Counts, SyncResult
 from sync.scrub import Scrubber, scrubber_for
+from sync.services.connections import store_credentials
 from sync.services.gate import ALREADY_IMPORTED, IMPORTS_FILES, RECENTLY_SYNCED, recently_synced
 from sync.services.runs import Attempt
 from sync.services.window import transactions_window
@@ -396,8 +397,10 @@ def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Count
     # Every message from the provider is scrubbed of secrets here, before it is stored
     # or shown anywhere: the server's until the connection's credentials are decrypted.
     scrubber = scrubber_for(None)
+    rotated: list[dict] = []
     try:
         provider, scrubber = _provider_for(attempt.connection)
+        provider.on_credentials_changed = _credentials_sink(attempt.connection, rotated)
         now = timezone.now()
         fetched = plan.fetch(provider, attempt, known_spans=True)
         fetched.warnings = scrubber.scrub_all(fetched.warnings)
@@ -411,6 +414,8 @@ def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Count
             counts = _write(plan, attempt, run, fetched, now)
         return counts, fetched.warnings
     except ProviderError as error:
+        if rotated:  # tokens issued during this sync are secrets too
+            scrubber = scrubber_for({"before": _credentials_of(attempt.connection), "rotated": rotated})
         failure = scrubber.scrub_error(from_provider_error(error))
         if isinstance(failure, ReauthRequired):
             mark_needs_reauth(
@@ -517,6 +522,25 @@ def _provider_for(connection: Connection) -> tuple[Provider, Scrubber]:
         raise ValidationError(f"unknown provider {connection.provider!r}") from None
     credentials = decrypt_credentials(connection.credentials_encrypted)
     return provider_class(credentials=credentials, config=connection.config), scrubber_for(credentials)
+
+
+def _credentials_sink(connection: Connection, rotated: list[dict]):
+    """The adapter's `on_credentials_changed`: store new credentials at once, in their own transaction.
+
+    Called mid-fetch (no transaction open), under the sync claim, so two syncs
+    of one connection never refresh at once; the next sync decrypts what this
+    stored. Kept in `rotated` as well, to scrub them from this sync's messages.
+    """
+
+    def sink(credentials: dict) -> None:
+        store_credentials(connection.pk, credentials)
+        rotated.append(dict(credentials))
+
+    return sink
+
+
+def _credentials_of(connection: Connection) -> dict:
+    return decrypt_credentials(connection.credentials_encrypted) if connection.credentials_encrypted else {}
 
 
 def mark_needs_reauth(

@@ -216,3 +216,34 @@ def alpaca_connection(user, alpaca_fake, alpaca_server):
         actor=user,
         source="cli",
     )
+
+
+@pytest.fixture
+def schwab_fake():
+    from tests.fakes.schwab import SchwabFake
+    from tests.providers.schwab_helpers import build_schwab_login
+
+    return build_schwab_login(SchwabFake())
+
+
+@pytest.fixture
+def schwab_server(schwab_fake, _http_settings):
+    with LiveServer(schwab_fake) as server:
+        _http_settings.SCHWAB_BASE_URL = server.url
+        _http_settings.SCHWAB_CLIENT_ID = schwab_fake.client_id
+        _http_settings.SCHWAB_CLIENT_SECRET = schwab_fake.client_secret
+        _http_settings.SCHWAB_REDIRECT_URI = schwab_fake.redirect_uri
+        yield server
+
+
+@pytest.fixture
+def schwab_connection(user, schwab_server):
+    """A Schwab connection of `alice`, made through the real authorize and callback services."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from sync.services import oauth
+    from tests.providers.schwab_helpers import follow_authorize
+
+    start = oauth.start_authorization(user=user, provider="schwab", name="My Schwab", source="cli")
+    landed = parse_qs(urlsplit(follow_authorize(start.authorize_url)).query)
+    return oauth.finish_authorization(state=landed["state"][0], code=landed["code"][0], source="cli")

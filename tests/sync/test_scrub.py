@@ -74,6 +74,11 @@ def test_nested_credentials_and_setup_tokens():
 
 
 def test_server_secrets_named_in_settings(settings):
+    from django.conf import settings as configured
+
+    # The project names both provider client secrets; a setting it does not name is not scrubbed.
+    assert "SCHWAB_CLIENT_SECRET" in configured.FINSYNC_SERVER_SECRET_SETTINGS
+    settings.FINSYNC_SERVER_SECRET_SETTINGS = ("PLAID_SECRET",)
     settings.PLAID_SECRET = "plaid-secret-9911"
     settings.SCHWAB_CLIENT_SECRET = "schwab+secret/42"
     settings.PLAID_CLIENT_ID = "client-id-5566"

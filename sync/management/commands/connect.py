@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from providers.registry import get_provider_class, provider_slugs
 from sync.errors import SyncError
-from sync.services.connections import create_connection
+from sync.services import oauth
+from sync.services.connections import create_connection, reconnect_connection
 
 
 def _provider_fields():
@@ -53,6 +56,18 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="Username of the connection's owner.")
         parser.add_argument("--name", default="", help="Display name of the connection.")
         parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+        parser.add_argument(
+            "--reconnect",
+            metavar="ID",
+            default=None,
+            help="Give this connection of the user new credentials (same id, accounts and history).",
+        )
+        parser.add_argument(
+            "--redirected-url",
+            default=None,
+            help="OAuth providers (schwab): the whole URL the browser landed on after the login; finishes the "
+            "connection. Without it the command prints the URL to open.",
+        )
         for option, (field, slugs) in _provider_fields().items():
             # Secrets accept "-": one line of standard input each, so they stay out of `ps` and history.
             hint = " Give - to read it from standard input (one line per such option)." if field.secret else ""
@@ -71,6 +86,8 @@ class Command(BaseCommand):
             raise CommandError(f"{names} does not apply to the {provider} provider", returncode=2)
         fields = get_provider_class(provider).connect_fields
         _read_stdin_secrets(options.get("stdin") or sys.stdin, given, [f.name for f in fields if f.secret])
+        if get_provider_class(provider).oauth or options.get("reconnect") or options.get("redirected_url"):
+            return self._oauth_or_reconnect(provider, owner, name, format, given, options)
         try:
             # An operator on the server: the wide bounds (demo sizes for benchmarks).
             connection = create_connection(
@@ -96,6 +113,51 @@ class Command(BaseCommand):
             if options.get("verbosity", 1) >= 2:
                 self.stderr.write(f"Connected {owner.get_username()} to {connection.provider}: {connection.name}")
             self.stdout.write(str(connection.pk))
+
+    def _oauth_or_reconnect(self, provider, owner, name, format, given, options) -> None:
+        """`--reconnect ID` and the OAuth flow: print the authorize URL, or finish with `--redirected-url`."""
+        reconnect, redirected = options.get("reconnect"), options.get("redirected_url")
+        is_oauth = get_provider_class(provider).oauth
+        if redirected and not is_oauth:
+            raise CommandError(f"--redirected-url does not apply to the {provider} provider", returncode=2)
+        try:
+            if redirected:
+                state, code, error = oauth.callback_parameters(redirected)
+                connection = oauth.finish_authorization(
+                    state=state, code=code, error=error, expected_user=owner, provider=provider, source="cli"
+                )
+                self.stdout.write(json.dumps({"id": str(connection.pk)}) if format == "json" else str(connection.pk))
+                return
+            if reconnect:
+                outcome = reconnect_connection(
+                    connection_id=_uuid_or_error(reconnect), user=owner, options=given, source="cli"
+                )
+            else:
+                outcome = oauth.start_authorization(user=owner, provider=provider, name=name, source="cli")
+        except SyncError as error:
+            problems = [f"{_option(field)}: {'; '.join(messages)}" for field, messages in error.fields.items()] or [
+                error.message
+            ]
+            raise CommandError(f"{error.code}: {'; '.join(problems)}", returncode=2) from None
+        if isinstance(outcome, oauth.AuthorizeStart):
+            if format == "json":
+                self.stdout.write(json.dumps({"authorize_url": outcome.authorize_url, "state": outcome.state}))
+            else:
+                minutes = int((outcome.expires_at - timezone.now()).total_seconds()) // 60
+                self.stderr.write(
+                    "Open this URL, log in, then run this command again with --redirected-url and the whole "
+                    f"address the browser landed on (within {minutes} minutes):"
+                )
+                self.stdout.write(outcome.authorize_url)
+            return
+        self.stdout.write(json.dumps({"id": str(outcome.pk)}) if format == "json" else str(outcome.pk))
+
+
+def _uuid_or_error(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise CommandError(f"--reconnect: {value!r} is not a connection id", returncode=2) from None
 
 
 def _option(field: str) -> str:
