@@ -450,3 +450,39 @@ def test_investment_transactions_across_offset_pages_mapped_and_unchanged_on_res
     run = SyncRun.objects.filter(connection=connection, kind="transactions").order_by("-started_at").first()
     assert run.status == "succeeded" and (run.created_count, run.updated_count) == (0, 0)
     assert Transaction.objects.count() == 9
+
+
+# --- update mode through the reconnect service ----------------------------------------------------
+
+
+def test_update_mode_then_reconnect_keeps_the_connection_and_its_history(api, linked, plaid_fake, signing_key):
+    """ITEM_LOGIN_REQUIRED -> an update-mode link token -> Link's public token posted to reconnect:
+    the same connection, accounts and transactions, active again, audited as reconnected."""
+    assert api.post(f"/api/connections/{linked.pk}/sync-accounts/").status_code == 200
+    accounts = sorted(linked.accounts.values_list("pk", flat=True))
+    body, token = _webhook(
+        plaid_fake,
+        {
+            "webhook_type": "ITEM",
+            "webhook_code": "ERROR",
+            "item_id": ITEM_ID,
+            "error": {"error_code": "ITEM_LOGIN_REQUIRED"},
+        },
+    )
+    assert _post_webhook(body, token).status_code == 200
+    assert Connection.objects.get(pk=linked.pk).status == "needs_reauth"
+
+    update = api.post("/api/plaid/link-token/", {"connection_id": str(linked.pk)}, format="json")
+    assert update.status_code == 200, update.content
+    # Link in update mode hands the app a public token for the same item.
+    plaid_fake.add_public_token("public-update-1", plaid_fake.items[PLAID_TOKEN])
+    response = api.post(
+        f"/api/connections/{linked.pk}/reconnect/", {"credentials": {"public_token": "public-update-1"}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == str(linked.pk)
+    connection = Connection.objects.get(pk=linked.pk)
+    assert connection.status == "active"
+    assert sorted(connection.accounts.values_list("pk", flat=True)) == accounts
+    assert AuditEvent.objects.filter(connection_id=linked.pk, event="connection.reconnected").count() == 1
+    assert api.post(f"/api/connections/{linked.pk}/sync-accounts/", {"force": True}, format="json").status_code == 200
