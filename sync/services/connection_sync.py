@@ -8,12 +8,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sync import selectors
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import SyncError
 from sync.results import SyncResult
 from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from uuid import UUID
+
 
 # After these, the connection's remaining syncs would fail the same way.
 STOPS_CONNECTION = {"not_found", "connection_inactive", "reauth_required", "credentials_invalid"}
@@ -52,7 +58,16 @@ class SyncOutcome:
         }
 
 
-def _run(command_name, handler, command, *, connection_id, account_id, source, correlation_id) -> SyncOutcome:
+def _run(
+    command_name: str,
+    handler: Callable[..., SyncResult],
+    command: SyncAccounts | SyncTransactions | SyncHoldings,
+    *,
+    connection_id: UUID | str,
+    account_id: UUID | str | None,
+    source: str,
+    correlation_id: UUID | None,
+) -> SyncOutcome:
     try:
         result = handler(command, source=source, correlation_id=correlation_id)
     except SyncError as error:
@@ -62,13 +77,13 @@ def _run(command_name, handler, command, *, connection_id, account_id, source, c
 
 def sync_connection(
     *,
-    connection_id,
-    user_id,
+    connection_id: UUID | str,
+    user_id: int | UUID | str,
     kinds: tuple[str, ...] = ("accounts", "transactions", "holdings"),
     force: bool = False,
     start_date: date | None = None,
     end_date: date | None = None,
-    account_id=None,
+    account_id: UUID | str | None = None,
     source: str,
     correlation_id: uuid.UUID | None = None,
 ) -> list[SyncOutcome]:

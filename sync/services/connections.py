@@ -6,7 +6,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,17 +23,25 @@ from sync.errors import NotFound, SyncError, ValidationError, from_provider_erro
 from sync.models import Connection
 from sync.scrub import scrubber_for
 
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from sync.services.oauth import AuthorizeStart
+
+
 logger = logging.getLogger("finsync.connections")
 
 
 @sensitive_variables("options", "cleaned", "setup")
 def create_connection(
     *,
-    owner,
+    owner: AbstractBaseUser,
     provider: str,
     name: str = "",
     options: Mapping[str, Any],
-    actor,
+    actor: AbstractBaseUser | None,
     source: str,
     correlation_id: uuid.UUID | None = None,
     wide_bounds: bool = False,
@@ -77,7 +85,14 @@ def create_connection(
 
 @sensitive_variables("setup", "credentials_encrypted")
 def store_new_connection(
-    *, owner, provider: str, name: str, setup: ConnectionSetup, actor, source: str, correlation_id: uuid.UUID
+    *,
+    owner: AbstractBaseUser,
+    provider: str,
+    name: str,
+    setup: ConnectionSetup,
+    actor: AbstractBaseUser | None,
+    source: str,
+    correlation_id: uuid.UUID,
 ) -> Connection:
     """Save a connection the provider accepted (`setup`: credentials encrypted, config plain) and audit it."""
     credentials_encrypted = encrypt_credentials(setup.credentials)
@@ -100,7 +115,15 @@ def store_new_connection(
     return connection
 
 
-def audit_connect_failed(error: SyncError, *, provider: str, actor, source: str, correlation_id, connection=None):
+def audit_connect_failed(
+    error: SyncError,
+    *,
+    provider: str,
+    actor: AbstractBaseUser | None,
+    source: str,
+    correlation_id: UUID | None,
+    connection: Connection | None = None,
+) -> None:
     """Record a refused connect or reconnect attempt (`connection.connect_failed`): code and message, no secret."""
     signals.connection_connect_failed.send(
         sender=Connection,
@@ -118,7 +141,14 @@ def audit_connect_failed(error: SyncError, *, provider: str, actor, source: str,
 
 
 @sensitive_variables("options", "cleaned", "setup")
-def reconnect_connection(*, connection_id, user, options: Mapping[str, Any], source: str, correlation_id=None):
+def reconnect_connection(
+    *,
+    connection_id: UUID | str,
+    user: AbstractBaseUser | None,
+    options: Mapping[str, Any],
+    source: str,
+    correlation_id: UUID | None = None,
+) -> Connection | AuthorizeStart:
     """Give a connection of `user` new credentials (a new login) without losing anything.
 
     For a provider that connects with inputs (SimpleFIN's new setup token,
@@ -161,7 +191,12 @@ def reconnect_connection(*, connection_id, user, options: Mapping[str, Any], sou
 
 @sensitive_variables("setup", "credentials", "old", "adapter")
 def apply_reconnect(
-    connection: Connection, setup: ConnectionSetup, *, actor, source: str, correlation_id
+    connection: Connection,
+    setup: ConnectionSetup,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    correlation_id: UUID | None,
 ) -> Connection:
     """Store a new login's credentials on `connection` in place, after checking it reaches the same accounts.
 
@@ -236,7 +271,7 @@ def apply_reconnect(
 
 
 @sensitive_variables("credentials")
-def store_credentials(connection_id, credentials: Mapping[str, Any]) -> None:
+def store_credentials(connection_id: UUID | str, credentials: Mapping[str, Any]) -> None:
     """Persist credentials an adapter changed mid-sync (a rotated refresh token), at once and for good.
 
     Its own transaction, under a row lock: it commits before the sync's data
@@ -261,7 +296,7 @@ def _connect(provider_class: type[Provider], options: dict, *, wide_bounds: bool
 
 
 @sensitive_variables("options", "cleaned", "value")
-def _validated(provider, name, options) -> tuple[type[Provider], dict[str, str | int], str]:
+def _validated(provider: object, name: object, options: object) -> tuple[type[Provider], dict[str, str | int], str]:
     """The provider class, the options checked against its `connect_fields`, and the name; ValidationError."""
     try:
         provider_class = get_provider_class(provider)
@@ -280,7 +315,7 @@ def _validated(provider, name, options) -> tuple[type[Provider], dict[str, str |
 
 
 @sensitive_variables("options", "cleaned", "value")
-def _validated_options(provider: str, provider_class: type[Provider], options) -> dict[str, str | int]:
+def _validated_options(provider: str, provider_class: type[Provider], options: object) -> dict[str, str | int]:
     """The connect options checked against the provider's `connect_fields`: known keys, types, lengths, required."""
     if not isinstance(options, Mapping):
         raise ValidationError("credentials must be an object", fields={"credentials": ["must be an object"]})
@@ -314,8 +349,8 @@ def _validated_options(provider: str, provider_class: type[Provider], options) -
 
 def disconnect_connection(
     *,
-    connection_id,
-    user_id,
+    connection_id: UUID | str,
+    user_id: int | UUID | str,
     source: str,
     correlation_id: uuid.UUID | None = None,
     as_staff: bool = False,
@@ -344,7 +379,12 @@ def disconnect_connection(
 
 
 def mark_disconnected(
-    connection: Connection, *, actor, source: str, reason: str, correlation_id: uuid.UUID | None = None
+    connection: Connection,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    reason: str,
+    correlation_id: uuid.UUID | None = None,
 ) -> bool:
     """Disconnect `connection` (data kept), tell its provider (Plaid's /item/remove) and drop what it revoked.
 
@@ -406,7 +446,7 @@ def _forget_at_provider(connection: Connection) -> str:
     return warning
 
 
-def rotate_all_credentials(*, actor=None, source: str = "cli") -> int:
+def rotate_all_credentials(*, actor: AbstractBaseUser | None = None, source: str = "cli") -> int:
     """Re-encrypt every connection's credentials with the current key; returns how many."""
     count = 0
     correlation_id = uuid.uuid4()

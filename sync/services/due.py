@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -24,9 +25,18 @@ from sync.models import Connection, SyncRun
 from sync.services.connection_sync import SyncOutcome, sync_connection
 from sync.services.gate import recently_synced_cutoff
 
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from django.contrib.auth.models import AbstractBaseUser
+
 
 def due_connections(
-    kinds: Iterable[str], *, force: bool = False, started_at: datetime | None = None, actor=None
+    kinds: Iterable[str],
+    *,
+    force: bool = False,
+    started_at: datetime | None = None,
+    actor: AbstractBaseUser | None = None,
 ) -> QuerySet[Connection]:
     """Connections due for `kinds` (see the module docstring), requested first, then oldest sync first."""
     kinds = list(kinds)
@@ -43,7 +53,7 @@ def due_connections(
     )
 
 
-def clear_request(connection_id, *, before: datetime) -> None:
+def clear_request(connection_id: UUID | str, *, before: datetime) -> None:
     """A sync of the connection started at `before`: requests made until then are served."""
     Connection.objects.filter(pk=connection_id, sync_requested_at__lte=before).update(
         sync_requested_at=None, sync_requested_kinds=[]
@@ -54,7 +64,7 @@ def sync_due_in_process(
     *,
     kinds: tuple[str, ...],
     force: bool,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     start_date: date | None = None,
     end_date: date | None = None,
     source: str = "cli",

@@ -9,6 +9,7 @@ as `transaction.edited`, naming the fields, the actor and the source.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -18,6 +19,10 @@ from sync.audit import signals
 from sync.errors import NotFound, ValidationError
 from sync.models import Transaction
 
+if TYPE_CHECKING:
+    from uuid import UUID
+
+
 STAFF_EDIT_PERMISSION = "sync.change_transaction"
 # The user's fields and their longest value (category is the column's size; notes as the API allows).
 EDITABLE = {"category": Transaction._meta.get_field("category").max_length, "notes": 10_000}
@@ -25,8 +30,8 @@ EDITABLE = {"category": Transaction._meta.get_field("category").max_length, "not
 
 def edit_transaction(
     *,
-    transaction_id,
-    user_id,
+    transaction_id: UUID | str,
+    user_id: int | UUID | str,
     source: str,
     category: str | None = None,
     notes: str | None = None,

@@ -28,7 +28,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, transaction
@@ -64,6 +64,14 @@ from sync.services.connections import store_credentials
 from sync.services.gate import ALREADY_IMPORTED, IMPORTS_FILES, RECENTLY_SYNCED, recently_synced
 from sync.services.runs import Attempt
 from sync.services.window import transactions_window
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from django.contrib.auth.models import AbstractBaseUser
+
+    SyncCommand = SyncAccounts | SyncTransactions | SyncHoldings | ImportStatement
+
 
 logger = logging.getLogger("finsync.sync")
 
@@ -123,7 +131,7 @@ class _Fetched:
 class _Plan(Protocol):
     kind: str
 
-    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+    def resolve(self, actor: AbstractBaseUser | None, attempt: Attempt) -> datetime | None:
         """Find the target (NotFound otherwise), fill `attempt`; return the kind's last success."""
 
     def gate(self, attempt: Attempt, *, force: bool) -> tuple[str, str] | None:
@@ -152,7 +160,7 @@ class _AccountsPlan(_SyncGate):
     def __init__(self, command: SyncAccounts) -> None:
         self.command = command
 
-    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+    def resolve(self, actor: AbstractBaseUser | None, attempt: Attempt) -> datetime | None:
         attempt.connection = _syncable_connection(actor, self.command.connection_id)
         return attempt.connection.accounts_synced_at
 
@@ -175,7 +183,7 @@ class _TransactionsPlan(_SyncGate):
         self.command = command
         self.cursor_mode = False
 
-    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+    def resolve(self, actor: AbstractBaseUser | None, attempt: Attempt) -> datetime | None:
         connection = _syncable_connection(actor, self.command.connection_id)
         attempt.connection = connection
         if self.command.account_id is not None:
@@ -251,7 +259,7 @@ class _HoldingsPlan(_SyncGate):
     def __init__(self, command: SyncHoldings) -> None:
         self.command = command
 
-    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+    def resolve(self, actor: AbstractBaseUser | None, attempt: Attempt) -> datetime | None:
         account = selectors.syncable_accounts(actor).filter(pk=self.command.account_id).first()
         if account is None:
             raise NotFound("account not found")
@@ -284,7 +292,7 @@ class _StatementPlan:
         self.command = command
         self.sha256 = hashlib.sha256(command.content).hexdigest()
 
-    def resolve(self, actor, attempt: Attempt) -> datetime | None:
+    def resolve(self, actor: AbstractBaseUser | None, attempt: Attempt) -> datetime | None:
         command = self.command
         attempt.details = {
             "file": {"name": (command.filename or "")[:255], "size": len(command.content), "sha256": self.sha256}
@@ -348,7 +356,7 @@ def _imports_files(connection: Connection) -> bool:
 # --- the steps every kind takes -------------------------------------------------------------------
 
 
-def _run(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | None) -> SyncResult:
+def _run(plan: _Plan, command: SyncCommand, *, source: str, correlation_id: uuid.UUID | None) -> SyncResult:
     attempt = _begin(plan, command, source=source, correlation_id=correlation_id)
     skip = plan.gate(attempt, force=command.force)
     if skip:
@@ -368,7 +376,7 @@ def _run(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | None)
     return _result(attempt, run, counts, status=SyncRun.Status.SUCCEEDED, warnings=warnings)
 
 
-def _begin(plan: _Plan, command, *, source: str, correlation_id: uuid.UUID | None) -> Attempt:
+def _begin(plan: _Plan, command: SyncCommand, *, source: str, correlation_id: uuid.UUID | None) -> Attempt:
     """Who asks for what: the attempt, recorded (`attempted`), with its target found and its status checked."""
     actor = selectors.get_user(command.user_id)
     attempt = Attempt(
@@ -500,7 +508,7 @@ def _result(
     )
 
 
-def _syncable_connection(actor, connection_id) -> Connection:
+def _syncable_connection(actor: AbstractBaseUser | None, connection_id: UUID | str) -> Connection:
     connection = selectors.syncable_connections(actor).filter(pk=connection_id).first()
     if connection is None:
         raise NotFound("connection not found")
@@ -544,7 +552,12 @@ def _credentials_of(connection: Connection) -> dict:
 
 
 def mark_needs_reauth(
-    connection: Connection, *, actor, source: str, correlation_id: uuid.UUID | None = None, reason: str = ""
+    connection: Connection,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    correlation_id: uuid.UUID | None = None,
+    reason: str = "",
 ) -> None:
     """The provider refused the credentials: the user must reconnect before the next sync."""
     changed = Connection.objects.filter(pk=connection.pk, status=Connection.Status.ACTIVE).update(

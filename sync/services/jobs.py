@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -46,6 +47,13 @@ from sync.models import Connection, Source, SyncRun
 from sync.services.connection_sync import sync_connection
 from sync.services.due import clear_request, due_connections
 from sync.services.runs import release_stalled_claims
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from django.contrib.auth.models import AbstractBaseUser
+    from procrastinate.jobs import Job
+
 
 logger = logging.getLogger("finsync.jobs")
 
@@ -70,7 +78,7 @@ def jobs_enabled() -> bool:
     return bool(getattr(settings, "FINSYNC_JOBS_ENABLED", False)) and db_connection.vendor == "postgresql"
 
 
-def connection_lock(connection_id) -> str:
+def connection_lock(connection_id: UUID | str) -> str:
     """The lock (and queueing lock) every sync job of this connection carries."""
     return f"{LOCK_PREFIX}{connection_id}"
 
@@ -99,7 +107,7 @@ class SyncJobFailed(Exception):
 class SyncRetryStrategy(BaseRetryStrategy):
     """Retry provider outages and rate limits with exponential backoff, never before Retry-After."""
 
-    def get_retry_decision(self, *, exception: BaseException, job) -> RetryDecision | None:
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if not isinstance(exception, SyncJobFailed) or not exception.retryable:
             return None
         if job.attempts >= settings.FINSYNC_JOB_MAX_ATTEMPTS:
@@ -185,7 +193,9 @@ def _active_job():
     )
 
 
-def _defer_one(connection_id, *, kinds, source: str, actor_id: int | None, force: bool) -> int | None:
+def _defer_one(
+    connection_id: UUID | str, *, kinds: Iterable[str], source: str, actor_id: int | None, force: bool
+) -> int | None:
     """Defer a job for one connection, or None when one is already waiting (its queueing lock)."""
     lock = connection_lock(connection_id)
     try:
@@ -198,7 +208,9 @@ def _defer_one(connection_id, *, kinds, source: str, actor_id: int | None, force
         return None
 
 
-def defer_due(kinds: tuple[str, ...] = ALL_KINDS, *, source: str, force: bool = False, actor=None) -> Deferred:
+def defer_due(
+    kinds: tuple[str, ...] = ALL_KINDS, *, source: str, force: bool = False, actor: AbstractBaseUser | None = None
+) -> Deferred:
     """Defer one job per due connection (requested ones first) that has no job waiting or running.
 
     Each connection is re-checked under its row lock as it is deferred, so concurrent
@@ -234,12 +246,14 @@ def defer_due(kinds: tuple[str, ...] = ALL_KINDS, *, source: str, force: bool = 
     return Deferred(job_ids, already)
 
 
-def _due_without_job(kinds, *, force: bool, started_at: datetime, actor) -> QuerySet[Connection]:
+def _due_without_job(
+    kinds: Iterable[str], *, force: bool, started_at: datetime, actor: AbstractBaseUser | None
+) -> QuerySet[Connection]:
     return due_connections(kinds, force=force, started_at=started_at, actor=actor).exclude(Exists(_active_job()))
 
 
 def request_sync(
-    connection, kinds: Iterable[str] = ALL_KINDS, *, source: str = Source.WEBHOOK, reason: str = ""
+    connection: Connection, kinds: Iterable[str] = ALL_KINDS, *, source: str = Source.WEBHOOK, reason: str = ""
 ) -> int | None:
     """Mark the connection (or connection id) as wanting a sync of `kinds` and defer its job, in one transaction.
 

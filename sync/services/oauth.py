@@ -22,6 +22,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -34,6 +35,9 @@ from sync.errors import OAuthStateInvalid, SyncError, ValidationError, from_prov
 from sync.models import Connection, OAuthState
 from sync.scrub import scrubber_for
 from sync.services.connections import apply_reconnect, audit_connect_failed, store_new_connection
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def _oauth_provider(provider: str):
 
 
 def start_authorization(
-    *, user, provider: str, source: str, name: str = "", connection: Connection | None = None
+    *, user: AbstractBaseUser | None, provider: str, source: str, name: str = "", connection: Connection | None = None
 ) -> AuthorizeStart:
     """A single-use state for `user` (a new connection named `name`, or reconnecting `connection`) and the
     provider's authorize URL carrying it. ValidationError when the provider is not an OAuth one or not configured."""
@@ -100,7 +104,7 @@ def start_authorization(
     return AuthorizeStart(authorize_url=url, state=state, expires_at=expires_at)
 
 
-def _consume(state, *, expected_user, provider: str | None) -> OAuthState:
+def _consume(state: str, *, expected_user: AbstractBaseUser | None, provider: str | None) -> OAuthState:
     """The state's record, marked used; OAuthStateInvalid (nothing changed) when it may not be used."""
     record = None
     if isinstance(state, str) and 0 < len(state) <= 200:
@@ -130,7 +134,13 @@ def _consume(state, *, expected_user, provider: str | None) -> OAuthState:
 
 @sensitive_variables("code", "setup")
 def finish_authorization(
-    *, state, code, source: str, expected_user=None, provider: str | None = None, error: str = ""
+    *,
+    state: str,
+    code: str,
+    source: str,
+    expected_user: AbstractBaseUser | None = None,
+    provider: str | None = None,
+    error: str = "",
 ) -> Connection:
     """The callback: check and consume `state`, exchange `code`, create or reconnect the connection.
 

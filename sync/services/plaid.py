@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.urls import reverse
@@ -31,6 +32,10 @@ from sync.services.connections import mark_disconnected
 from sync.services.handlers import mark_needs_reauth
 from sync.services.jobs import request_sync
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
 logger = logging.getLogger("finsync.webhooks")
 
 # Fixed: a user's client_user_id is the same on every host and after a SECRET_KEY change.
@@ -44,7 +49,7 @@ class LinkToken:
     expiration: str
 
 
-def client_user_id(user) -> str:
+def client_user_id(user: AbstractBaseUser | None) -> str:
     """Plaid's `user.client_user_id`: stable per user, and neither their username nor their email."""
     return str(uuid.uuid5(_CLIENT_USER_NAMESPACE, f"finsync-user:{user.pk}"))
 
@@ -56,7 +61,9 @@ def webhook_url() -> str:
 
 
 @sensitive_variables("access_token", "credentials")
-def create_link_token(*, user, investments: bool = False, connection_id: uuid.UUID | None = None) -> LinkToken:
+def create_link_token(
+    *, user: AbstractBaseUser | None, investments: bool = False, connection_id: uuid.UUID | None = None
+) -> LinkToken:
     """A Plaid Link token for `user`: to add an Item, or (with `connection_id`) Link's update mode for it.
 
     Update mode is for the user's own Plaid connection that is not disconnected
