@@ -6,17 +6,19 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.urls import reverse
 
-from sync.admin.charts import Point, balance_chart, money
+from sync import formatting
+from sync.admin.charts import Point, balance_chart
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.reporting import report
 from sync.commands import SyncHoldings, SyncTransactions
 from sync.errors import SyncError
-from sync.models import Account, BalanceSnapshot
+from sync.models import Account
+from sync.services import balances
 from sync.services.handlers import sync_holdings, sync_transactions
 
 ACCOUNT_SYNCS = (("transactions", "Sync transactions"), ("holdings", "Sync holdings"))
 HANDLERS = {"transactions": sync_transactions, "holdings": sync_holdings}
-CHART_POINTS = 180  # latest snapshots drawn
+RANGE_LABELS = {"30d": "30 days", "90d": "90 days", "1y": "1 year", "all": "All"}
 RECENT_ROWS = 20
 
 
@@ -61,11 +63,11 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     @admin.display(description="Balance", ordering="balance")
     def balance_display(self, obj):
-        return f"{money(obj.balance)} {obj.currency}"
+        return formatting.money(obj.balance, obj.currency)
 
     @admin.display(description="Available balance")
     def available_display(self, obj):
-        return f"{money(obj.available_balance)} {obj.currency}" if obj.available_balance is not None else "-"
+        return formatting.money(obj.available_balance, obj.currency)
 
     @admin.display(description="Owner", ordering="connection__owner__username")
     def owner(self, obj):
@@ -74,16 +76,27 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         account = self.get_object(request, unquote(object_id))
         if account is not None:
-            extra_context = {**(extra_context or {}), **self.history_context(account)}
+            chosen = request.GET.get("range")
+            extra_context = {**(extra_context or {}), **self.history_context(account, chosen)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def history_context(self, account: Account) -> dict:
-        snapshots = BalanceSnapshot.objects.filter(account=account, balance__isnull=False).order_by("-as_of")
-        points = [Point(s.as_of, s.balance) for s in snapshots[:CHART_POINTS]]
+    def history_context(self, account: Account, chosen: str | None = None) -> dict:
+        chosen = chosen if chosen in balances.RANGES else balances.DEFAULT_RANGE
+        series = balances.daily_balances(account)  # everything known; the range picks its tail
+        if series and balances.RANGES[chosen] is not None:
+            series = series[-balances.RANGES[chosen] :]
+        sources = [p.source for p in series]
         name = self.admin_site.name
         return {
-            "balance_chart": balance_chart(points, currency=account.currency),
-            "snapshot_count": len(points),
+            "balance_chart": balance_chart(
+                [Point(p.day, p.balance) for p in series],
+                currency=account.currency,
+                label=f"{account} balance",
+            ),
+            "balance_ranges": [(key, label, key == chosen) for key, label in RANGE_LABELS.items()],
+            "balance_days": len(series),
+            "balance_last": series[-1] if series else None,
+            "balance_snapshots": sources.count("snapshot") + sources.count("current"),
             "recent_transactions": account.transactions.order_by("-posted_date", "provider_transaction_id")[
                 :RECENT_ROWS
             ],

@@ -116,13 +116,21 @@ def test_change_page_shows_balance_chart_transactions_and_holdings(operator_clie
         BalanceSnapshot.objects.create(
             account=brokerage, balance=Decimal(1000 + 250 * day), as_of=start + timedelta(days=day), source="accounts"
         )
-    response = operator_client.get(change_url("account", brokerage.pk))
+    response = operator_client.get(change_url("account", brokerage.pk) + "?range=all")
     content = response.content.decode()
     assert "Sync transactions" in content and "Sync holdings" in content
-    assert '<svg class="balance-chart"' in content and "<polyline" in content
-    assert content.count("<circle") == 6  # five snapshots and the sync's own
-    assert "2026-01-01 23:00: 1,000.00 USD" in content  # a point's tooltip
-    assert "6 balance snapshots" in content
+    assert '<svg class="balance-chart' in content and "<polyline" in content
+    # A market-value account: the snapshots, each carried forward to the next, one point a day
+    # from the first snapshot to today's sync.
+    days = response.context["balance_days"]
+    assert days == (brokerage.balance_date.date() - start.date()).days + 1
+    assert content.count("<circle") == days
+    assert "2026-01-01: 1,000.00 USD" in content  # a point's tooltip
+    assert "2026-01-06: 2,000.00 USD" in content  # the last snapshot, carried
+    assert "6 of them recorded by a sync" in content
+    assert 'href="?range=all" class="selected"' in content
+    week = operator_client.get(change_url("account", brokerage.pk) + "?range=30d").content.decode()
+    assert week.count("<circle") == 30 and "2026-01-01:" not in week
     recent = response.context["recent_transactions"]
     assert 0 < len(recent) <= 20
     assert all(t.account_id == brokerage.pk for t in recent)
