@@ -7,6 +7,7 @@ keep the precision they were given, without the storage's trailing zeros.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 # ISO 4217 currencies whose minor unit is not 2 digits (the rest have 2).
@@ -61,3 +62,19 @@ def price(value: Decimal | None) -> str:
 def count(value: int) -> str:
     """'2,427'."""
     return f"{value:,}"
+
+
+def duration(value: timedelta | float | None) -> str:
+    """'0.4 s', '12 s', '3 min 05 s', '1 h 02 min'; '-' when unknown (still running)."""
+    if value is None:
+        return "-"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

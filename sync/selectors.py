@@ -96,3 +96,17 @@ def holdings_accounts(connection_id) -> QuerySet[Account]:
         .distinct()
         .order_by("name", "pk")
     )
+
+
+# --- what needs a look (the admin's dashboard) ------------------------------------------
+
+
+def needing_attention(connections: QuerySet[Connection]) -> QuerySet[Connection]:
+    """Of `connections`, those not disconnected whose last sync failed, that need
+    re-authentication, or that were never synced; the most recent trouble first."""
+    return (
+        connections.exclude(status=Connection.Status.DISCONNECTED)
+        .filter(Q(status=Connection.Status.NEEDS_REAUTH) | ~Q(last_error_code="") | Q(accounts_synced_at__isnull=True))
+        .select_related("owner")
+        .order_by("-last_error_at", "-created_at")
+    )

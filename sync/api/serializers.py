@@ -282,3 +282,53 @@ class ErrorSerializer(serializers.Serializer):
     )
     retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait before retrying.")
     sync_run_id = serializers.UUIDField(required=False, help_text="The failed sync run, when one was recorded.")
+
+
+# --- balances over time ---------------------------------------------------------------
+
+
+class BalanceWindowSerializer(serializers.Serializer):
+    """`?start=&end=`: the days to return, both included (ISO dates)."""
+
+    start = serializers.DateField(
+        required=False, help_text="First day (default: the first day anything is known; net worth: 90 days back)."
+    )
+    end = serializers.DateField(required=False, help_text="Last day (default: the latest balance; net worth: today).")
+
+
+class BalancePointSerializer(serializers.Serializer):
+    """An account's closing balance on one day."""
+
+    date = serializers.DateField()
+    balance = serializers.DecimalField(max_digits=19, decimal_places=4, coerce_to_string=True)
+    source = serializers.ChoiceField(
+        choices=["current", "snapshot", "derived", "carried"],
+        help_text="`current`: the account's balance on its balance date; `snapshot`: recorded by a sync that day; "
+        "`derived`: rebuilt from a later balance and the posted transactions between; `carried`: an investment "
+        "account's last recorded value (market values are not rebuilt from transactions).",
+    )
+
+
+class AccountBalancesSerializer(serializers.Serializer):
+    account = serializers.UUIDField()
+    currency = serializers.CharField()
+    points = BalancePointSerializer(many=True)
+
+
+class NetWorthPointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    balance = serializers.DecimalField(max_digits=21, decimal_places=4, coerce_to_string=True)
+
+
+class NetWorthCurrencySerializer(serializers.Serializer):
+    """The daily sum of your active accounts' balances in one currency (liabilities are negative)."""
+
+    currency = serializers.CharField()
+    accounts = serializers.IntegerField(help_text="Active accounts counted.")
+    points = NetWorthPointSerializer(many=True)
+
+
+class NetWorthSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currencies = NetWorthCurrencySerializer(many=True)

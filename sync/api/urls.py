@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from sync.api import views
@@ -14,4 +15,4 @@ router.register("holdings", views.HoldingViewSet, basename="holding")
 router.register("sync-runs", views.SyncRunViewSet, basename="sync-run")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 
-urlpatterns = router.urls
+urlpatterns = [path("net-worth/", views.NetWorthView.as_view(), name="net-worth"), *router.urls]

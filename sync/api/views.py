@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.debug import sensitive_variables
@@ -20,6 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from sync import errors, selectors
 from sync.api import filters, serializers
@@ -27,6 +29,7 @@ from sync.api.exceptions import REQUEST_TOO_LARGE
 from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
 from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
+from sync.services import balances
 from sync.services.connections import create_connection, disconnect_connection
 from sync.services.edits import edit_transaction
 from sync.services.handlers import import_statement, sync_accounts, sync_holdings, sync_transactions
@@ -240,6 +243,24 @@ class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
         return super().get_throttles()
 
     @extend_schema(
+        summary="An account's daily balances",
+        description="One point per day from `start` to `end` (both included): the closing balance and where it "
+        "comes from. Days after the latest known balance are not guessed.",
+        parameters=[serializers.BalanceWindowSerializer],
+        responses={200: serializers.AccountBalancesSerializer, **READ_ERRORS},
+    )
+    @action(detail=True, methods=["get"], url_path="balances", filterset_class=None, pagination_class=None)
+    def balances(self, request, pk=None):
+        window = serializers.BalanceWindowSerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        start, end = window.validated_data.get("start"), window.validated_data.get("end")
+        if start and end:
+            balances.resolve_window(None, start=start, end=end, first=None, last=end)  # start <= end, bounded
+        account = self.get_object()
+        points = balances.daily_balances(account, start=start, end=end)
+        return Response({"account": account.pk, "currency": account.currency, "points": [p.as_dict() for p in points]})
+
+    @extend_schema(
         summary="Sync the account's holdings",
         request=serializers.SyncHoldingsSerializer,
         responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS},
@@ -333,6 +354,42 @@ class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
 
     queryset = AuditEvent.objects.none()
     selector = staticmethod(selectors.owned_audit_events)
+
+
+class NetWorthView(APIView):
+    """`GET /api/net-worth/`: your net worth over time, one series per currency."""
+
+    @extend_schema(
+        operation_id="getNetWorth",
+        summary="Your net worth over time",
+        description="Per currency, the daily sum of your active accounts' closing balances (liabilities are "
+        "negative). Defaults to the last 90 days up to today.",
+        parameters=[serializers.BalanceWindowSerializer],
+        responses={200: serializers.NetWorthSerializer, **READ_ERRORS},
+    )
+    def get(self, request):
+        window = serializers.BalanceWindowSerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        start, end = window.validated_data.get("start"), window.validated_data.get("end")
+        today = timezone.localdate()
+        if start and not end:
+            end = max(start, today)
+        start, end = balances.resolve_window(None, start=start, end=end, first=None, last=today)
+        series = balances.net_worth(selectors.owned_accounts(request.user), start=start, end=end)
+        return Response(
+            {
+                "start": start,
+                "end": end,
+                "currencies": [
+                    {
+                        "currency": s.currency,
+                        "accounts": s.accounts,
+                        "points": [{"date": d.isoformat(), "balance": str(v)} for d, v in s.points],
+                    }
+                    for s in series
+                ],
+            }
+        )
 
 
 def bad_request(request, exception):

@@ -188,8 +188,9 @@ def net_worth(
 ) -> list[NetWorthSeries]:
     """Per currency, the daily sum of the given accounts' balances (inactive accounts are left out).
 
-    An account counts from its first known day on; liabilities count as they are
-    stored (negative, FinSync's sign). Defaults: the last `DEFAULT_RANGE` up to today.
+    Liabilities count as they are stored (negative, FinSync's sign). Before an
+    account's first known day it counts at its first known value; after its
+    latest, at its latest. Defaults: the last `DEFAULT_RANGE` up to today.
     """
     end = end or timezone.localdate()
     start, end = resolve_window(None, start=start, end=end, first=None, last=end)
@@ -202,6 +203,13 @@ def net_worth(
         counts[account.currency] += 1
         by_day = totals[account.currency]
         last = series[-1].balance
+        # A market-value account's history starts at its first recorded value (transactions
+        # cannot rebuild it); before that it counts at that value, so the total does not
+        # jump on the day FinSync first saw it.
+        day = start
+        while day < series[0].day:
+            by_day[day] += series[0].balance
+            day += timedelta(days=1)
         for point in series:
             by_day[point.day] += point.balance
         # The latest known balance stands until today (a sync was just not run since).

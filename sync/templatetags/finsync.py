@@ -25,3 +25,9 @@ def quantity(value):
 def price(value):
     """`{{ h.price|price }}` -> '187.25'."""
     return formatting.price(value)
+
+
+@register.filter
+def duration(value):
+    """`{{ run.duration|duration }}` -> '1.2 s'."""
+    return formatting.duration(value)
