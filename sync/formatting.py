@@ -35,7 +35,7 @@ def money(value: Decimal | None, currency: str = "", *, with_currency: bool = Tr
     if value is None:
         return "-"
     text = grouped(value, minor_units(currency))
-    if text.startswith("-") and Decimal(value).is_zero():
+    if text.startswith("-") and not any(digit in text for digit in "123456789"):
         text = text[1:]  # no '-0.00'
     return f"{text} {currency}" if with_currency and currency else text
 
@@ -78,3 +78,12 @@ def duration(value: timedelta | float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def moment(value, *, missing: str = "-") -> str:
+    """A timestamp in a list column, short and local: '2026-12-07 16:46'; `missing` when None."""
+    if value is None:
+        return missing
+    from django.utils import timezone
+
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

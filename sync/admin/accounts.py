@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from sync import formatting
 from sync.admin.charts import Point, balance_chart
 from sync.admin.controls import SyncControlsMixin, sync_actions
+from sync.admin.records import money_cell
 from sync.admin.reporting import report
 from sync.commands import SyncHoldings, SyncTransactions
 from sync.errors import SyncError
@@ -28,16 +30,15 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     sync_buttons = ACCOUNT_SYNCS
     actions = sync_actions(ACCOUNT_SYNCS)
+    # Fits 1366 px: the label names the connection; type and subtype share a column.
     list_display = (
-        "__str__",
-        "connection",
+        "label_display",
         "owner",
-        "type",
-        "subtype",
+        "type_display",
         "balance_display",
-        "is_active",
-        "transactions_synced_at",
-        "holdings_synced_at",
+        "active_display",
+        "transactions_synced",
+        "holdings_synced",
     )
     list_filter = ("is_active", "type", "currency", "connection__provider", "transactions_synced_at")
     search_fields = ("name", "mask", "provider_account_id", "connection__name", "connection__owner__username")
@@ -63,11 +64,31 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     @admin.display(description="Balance", ordering="balance")
     def balance_display(self, obj):
-        return formatting.money(obj.balance, obj.currency)
+        return money_cell(obj.balance, obj.currency)
 
     @admin.display(description="Available balance")
     def available_display(self, obj):
         return formatting.money(obj.available_balance, obj.currency)
+
+    @admin.display(description="Account", ordering="name")
+    def label_display(self, obj):
+        return obj.label
+
+    @admin.display(description="Type", ordering="type")
+    def type_display(self, obj):
+        return " · ".join(part for part in (obj.type, obj.subtype) if part) or "-"
+
+    @admin.display(description="Is active", ordering="is_active")
+    def active_display(self, obj):
+        return "" if obj.is_active else mark_safe('<span class="run-status run-status-skipped">Inactive</span>')
+
+    @admin.display(description="Transactions synced at", ordering="transactions_synced_at")
+    def transactions_synced(self, obj):
+        return formatting.moment(obj.transactions_synced_at, missing="never")
+
+    @admin.display(description="Holdings synced at", ordering="holdings_synced_at")
+    def holdings_synced(self, obj):
+        return formatting.moment(obj.holdings_synced_at, missing="never")
 
     @admin.display(description="Owner", ordering="connection__owner__username")
     def owner(self, obj):
