@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from sync import formatting
+from sync import formatting, selectors
 from sync.admin.charts import Point, balance_chart
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.records import money_cell
@@ -115,6 +115,9 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
                 label=f"{account} balance",
             ),
             "balance_ranges": [(key, label, key == chosen) for key, label in RANGE_LABELS.items()],
+            "no_holdings_reason": None
+            if selectors.may_have_holdings(account)
+            else f"No holdings sync: a {account.type or 'plain'} account has none (only investment accounts do).",
             "balance_days": len(series),
             "balance_last": series[-1] if series else None,
             "balance_snapshots": sources.count("snapshot") + sources.count("current"),
@@ -127,7 +130,22 @@ class AccountAdmin(SyncControlsMixin, admin.ModelAdmin):
             "holdings_url": reverse("admin:sync_holding_changelist", current_app=name) + f"?account={account.pk}",
         }
 
+    def sync_buttons_for(self, request, object_id):
+        account = self.get_object(request, unquote(object_id))
+        if account is None or selectors.may_have_holdings(account):
+            return self.sync_buttons
+        return tuple(button for button in self.sync_buttons if button[0] != "holdings")
+
     def run_sync(self, request, obj, kind, *, force, correlation_id):
+        if kind == "holdings" and not selectors.may_have_holdings(obj):
+            # Not a sync at all: say why rather than "Synced 0 holdings".
+            self.message_user(
+                request,
+                f"{obj.connection.name} · {obj}: no holdings to sync: a {obj.type or 'plain'} account has none "
+                "(only investment accounts do)",
+                messages.INFO,
+            )
+            return
         if kind == "transactions":
             command = SyncTransactions(
                 connection_id=obj.connection_id, account_id=obj.pk, user_id=request.user.pk, force=force

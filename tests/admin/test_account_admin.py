@@ -147,3 +147,23 @@ def test_change_page_without_history(operator_client, live_connection, user):
     BalanceSnapshot.objects.filter(account=account).delete()
     content = operator_client.get(change_url("account", account.pk)).content.decode()
     assert "No balance history yet" in content and "No transactions yet." in content and "No holdings." in content
+
+
+def test_a_skip_is_a_warning_with_its_own_style(operator_client, brokerage):
+    response = operator_client.post(sync_url("account", brokerage.pk), {"kind": "holdings"}, follow=True)
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "warning" and "skipped" in message.tags
+    assert str(message) == f"Alice bank · {brokerage}: Skipped holdings: {SKIP}"
+    assert 'class="skipped warning"' in response.content.decode()
+
+
+def test_holdings_sync_is_not_offered_for_accounts_without_holdings(operator_client, checking):
+    content = operator_client.get(change_url("account", checking.pk)).content.decode()
+    assert "Sync transactions" in content
+    assert 'value="holdings"' not in content
+    assert "No holdings sync: a depository account has none" in content
+    response = run_action(operator_client, "account", "sync_holdings", [checking.pk])
+    assert messages_of(response) == [
+        f"Alice bank · {checking}: no holdings to sync: a depository account has none (only investment accounts do)"
+    ]
+    assert not SyncRun.objects.filter(source="admin", kind="holdings").exists()

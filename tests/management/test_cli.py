@@ -82,6 +82,7 @@ def test_sync_text_output_and_skip(demo_connection):
     assert code == 0 and "3 created" in out
     code, out, _ = run("sync", "accounts", "--connection", str(demo_connection.pk))
     assert code == 0 and "skipped: synced less than a minute ago" in out
+    assert "1 syncs: 0 ok, 1 skipped, 0 failed" in out  # a skip is not counted as ok
     # A fleet run only takes connections that are due: nothing is.
     code, out, _ = run("sync", "accounts", "--all-connections")
     assert code == 0 and "0 syncs" in out

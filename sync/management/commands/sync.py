@@ -34,7 +34,7 @@ KINDS = {
 
 
 # How each level of sync.rendering reads in a terminal.
-STYLES = {"success": "SUCCESS", "info": "WARNING", "warning": "WARNING", "error": "ERROR"}
+STYLES = {"success": "SUCCESS", "info": "NOTICE", "warning": "WARNING", "error": "ERROR"}
 
 
 def _usage(message: str) -> CommandError:
@@ -183,8 +183,11 @@ class Command(BaseCommand):
         if format == "json":
             self.stdout.write(json.dumps(rows, indent=2))
         failed = sum(row["status"] == "failed" for row in rows)
+        skipped = sum(row["status"] == "skipped" for row in rows)
         if format == "text" and verbosity >= 1:
-            self.stdout.write(f"{len(rows)} syncs: {len(rows) - failed} ok, {failed} failed")
+            # Skips apart from successes: a skip fetched nothing.
+            ok = len(rows) - failed - skipped
+            self.stdout.write(f"{len(rows)} syncs: {ok} ok, {skipped} skipped, {failed} failed")
         if failed:
             raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
 
