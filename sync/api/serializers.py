@@ -18,10 +18,14 @@ SYNC_RESULT_STATUSES = [(SyncRun.Status.SUCCEEDED.value, "Succeeded"), (SyncRun.
 class ConnectionSerializer(serializers.ModelSerializer):
     """A connection as the API shows it: never its credentials."""
 
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="The owner's username.")
+    url = serializers.HyperlinkedIdentityField(view_name="connection-detail", help_text="This object in the API.")
+
     class Meta:
         model = Connection
         fields = [
             "id",
+            "url",
             "owner",
             "provider",
             "name",
@@ -66,10 +70,13 @@ class ConnectionCreateSerializer(serializers.Serializer):
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="account-detail", help_text="This object in the API.")
+
     class Meta:
         model = Account
         fields = [
             "id",
+            "url",
             "connection",
             "provider_account_id",
             "name",
@@ -92,10 +99,13 @@ class AccountSerializer(serializers.ModelSerializer):
 class TransactionSerializer(serializers.ModelSerializer):
     """A transaction; only the user's own `category` and `notes` can be changed."""
 
+    url = serializers.HyperlinkedIdentityField(view_name="transaction-detail", help_text="This object in the API.")
+
     class Meta:
         model = Transaction
         fields = [
             "id",
+            "url",
             "account",
             "provider_transaction_id",
             "posted_date",
@@ -133,10 +143,13 @@ class TransactionSerializer(serializers.ModelSerializer):
 
 
 class HoldingSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="holding-detail", help_text="This object in the API.")
+
     class Meta:
         model = Holding
         fields = [
             "id",
+            "url",
             "account",
             "provider_holding_id",
             "symbol",
@@ -332,3 +345,15 @@ class NetWorthSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     currencies = NetWorthCurrencySerializer(many=True)
+
+
+class ConnectionSyncSerializer(serializers.Serializer):
+    """Every kind's result, in the order run, and how many succeeded, were skipped or failed."""
+
+    connection_id = serializers.UUIDField()
+    succeeded = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="One SyncResult per kind (and per investment account for holdings)."
+    )

@@ -15,10 +15,12 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.debug import sensitive_variables
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +32,7 @@ from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
 from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
 from sync.services import balances
+from sync.services.connection_sync import sync_connection
 from sync.services.connections import create_connection, disconnect_connection
 from sync.services.edits import edit_transaction
 from sync.services.handlers import import_statement, sync_accounts, sync_holdings, sync_transactions
@@ -114,7 +117,7 @@ class ConnectionViewSet(
         return super().get_serializer_class()
 
     def get_throttles(self):
-        if self.action in ("sync_accounts", "sync_transactions", "import_statement"):
+        if self.action in ("sync_accounts", "sync_transactions", "import_statement", "sync_everything"):
             return [SyncRateThrottle()]
         if self.action in ConnectRateThrottle.actions:
             return [ConnectRateThrottle()]
@@ -141,7 +144,8 @@ class ConnectionViewSet(
             if about_credentials or not fields:
                 fields.setdefault("credentials", []).extend(about_credentials or [error.message])
             raise errors.ValidationError(error.message, fields=fields) from None
-        return Response(serializers.ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+        shown = serializers.ConnectionSerializer(connection, context=self.get_serializer_context())
+        return Response(shown.data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
         disconnect_connection(connection_id=_uuid_or_404(kwargs["pk"]), user_id=request.user.pk, source=Source.API)
@@ -188,6 +192,30 @@ class ConnectionViewSet(
         return Response(sync_transactions(command, source=Source.API).as_dict())
 
     @extend_schema(
+        operation_id="syncConnection",
+        summary="Sync everything: accounts, then transactions, then holdings",
+        description='Runs every kind in order, like the admin\'s "Sync everything": accounts, transactions (the '
+        "default window), then the holdings of each investment account. Each kind has its own result; one "
+        "failing does not hide the others (a connection that needs re-authentication stops the rest). "
+        "Recently synced kinds are skipped unless `force` is true.",
+        request=serializers.SyncAccountsSerializer,
+        responses={200: serializers.ConnectionSyncSerializer, **SYNC_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="sync", serializer_class=serializers.SyncAccountsSerializer)
+    def sync_everything(self, request, pk=None):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        connection_id = _uuid_or_404(pk)
+        outcomes = sync_connection(
+            connection_id=connection_id, user_id=request.user.pk, force=body.validated_data["force"], source=Source.API
+        )
+        if outcomes and outcomes[0].failed and outcomes[0].error.code == errors.NotFound.code:
+            raise outcomes[0].error  # not the caller's (or no such connection): a 404 like the other syncs
+        rows = [outcome.as_dict() for outcome in outcomes]
+        counts = {status: sum(row["status"] == status for row in rows) for status in ("succeeded", "skipped", "failed")}
+        return Response({"connection_id": str(connection_id), **counts, "results": rows})
+
+    @extend_schema(
         summary="Import an OFX or QFX statement file (a connection of the provider `ofx`)",
         request={"multipart/form-data": serializers.StatementUploadSerializer},
         responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS, 413: OpenApiResponse(_ERROR)},
@@ -231,8 +259,13 @@ class ConnectionViewSet(
     retrieve=extend_schema(summary="Get an account", responses={200: serializers.AccountSerializer, **READ_ERRORS}),
 )
 class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """Your accounts; `?search=` matches the name, mask and connection name, `?ordering=` sorts."""
+
     serializer_class = serializers.AccountSerializer
     filterset_class = filters.AccountFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["name", "mask", "connection__name"]
+    ordering_fields = ["name", "balance", "type", "balance_date", "created_at"]
 
     queryset = Account.objects.none()
     selector = staticmethod(selectors.owned_accounts)
@@ -296,6 +329,9 @@ class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnl
 
     serializer_class = serializers.TransactionSerializer
     filterset_class = filters.TransactionFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["description", "payee", "category", "provider_category", "notes", "symbol"]
+    ordering_fields = ["posted_date", "amount", "description", "payee", "category", "created_at"]
     http_method_names = ["get", "patch", "head", "options"]
 
     queryset = Transaction.objects.none()
@@ -319,8 +355,13 @@ class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnl
     retrieve=extend_schema(summary="Get a holding", responses={200: serializers.HoldingSerializer, **READ_ERRORS}),
 )
 class HoldingViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """Your holdings; `?search=` matches the symbol and name, `?ordering=` sorts."""
+
     serializer_class = serializers.HoldingSerializer
     filterset_class = filters.HoldingFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["symbol", "name"]
+    ordering_fields = ["symbol", "name", "market_value", "quantity", "as_of"]
 
     queryset = Holding.objects.none()
     selector = staticmethod(selectors.owned_holdings)
