@@ -339,7 +339,7 @@ class EventOutcomeFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "event", "actor_label", "source", "connection_link", "account_link", "summary")
+    list_display = ("occurred_at", "event", "by", "target", "summary")
     list_filter = (EventKindFilter, EventOutcomeFilter, "source", "occurred_at")
     search_fields = ("event", "actor_label")
     date_hierarchy = "occurred_at"
@@ -357,6 +357,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "payload_json",
     )
     readonly_fields = fields
+
+    @admin.display(description="By", ordering="actor_label")
+    def by(self, obj):
+        return f"{obj.actor_label or '-'} ({obj.source or '-'})"
+
+    @admin.display(description="Connection · account")
+    def target(self, obj):
+        connection = _admin_link(_related(obj, "connection"), obj.connection_id)
+        if not obj.account_id:
+            return connection
+        return format_html("{} · {}", connection, _admin_link(_related(obj, "account"), obj.account_id))
 
     @admin.display(description="Connection")
     def connection_link(self, obj):
