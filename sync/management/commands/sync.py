@@ -63,7 +63,12 @@ def _window(start_date: str | None, end_date: str | None) -> tuple[date | None, 
         try:
             transactions_window(start, end)  # the handlers' own rule, checked up front
         except SyncError as error:
-            message = error.message.replace("start_date", "--start-date").replace("end_date", "--end-date")
+            # Say which range is allowed and what was asked, not only that it is wrong.
+            hints = [m for ms in error.fields.values() for m in ms if m != error.message]
+            message = error.message + (f" ({'; '.join(hints)})" if hints else "")
+            asked = f"{start or 'the default start'} to {end or timezone.localdate()}"
+            message = f"{message}; asked for {asked}"
+            message = message.replace("start_date", "--start-date").replace("end_date", "--end-date")
             raise _usage(message) from None
     return start, end
 
@@ -86,6 +91,23 @@ def _actor(username: str | None):
     if actor is None:
         raise _usage(f"unknown user {username!r}")
     return actor
+
+
+EPILOG = """\
+examples:
+  manage.py sync all --connection ID            accounts, transactions (last 30 days), holdings
+  manage.py sync transactions --connection ID --start-date 2026-01-01 --end-date 2026-03-31
+  manage.py sync holdings --account ID --force  even if synced a moment ago
+  manage.py sync all --all-connections          every connection that is due
+  manage.py sync all --connection ID --format json | jq '.[] | .status'
+
+defaults: each connection's owner acts; transactions: the last FINSYNC_DEFAULT_SYNC_DAYS days
+(30) ending today, at most FINSYNC_MAX_SYNC_DAYS (730); a kind synced within
+FINSYNC_MIN_SYNC_INTERVAL seconds is skipped unless --force.
+
+exit status: 0 every sync succeeded or was skipped; 1 any failed; 2 bad usage (unknown id,
+bad date, start after end; with --format json also printed as {"error": {"code", "message"}}).
+"""
 
 
 class Command(BaseCommand):
@@ -120,7 +142,22 @@ class Command(BaseCommand):
         parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--started-at", help=argparse.SUPPRESS)
 
-    def handle(
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.epilog = EPILOG
+        return parser
+
+    def handle(self, *args, **options):
+        try:
+            return self._handle(*args, **options)
+        except CommandError as error:
+            if options.get("format") == "json" and error.returncode == 2:
+                # Scripts read JSON, never prose: the usage error as an object (the exit status stays 2).
+                self.stdout.write(json.dumps({"error": {"code": "usage", "message": str(error)}}))
+            raise
+
+    def _handle(
         self,
         *args,
         what,
