@@ -162,12 +162,12 @@ class TransactionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Activity")
     def activity_display(self, obj):
-        """'Buy 12.5 VTI @ 187.25' for brokerage activity; blank for plain bank transactions."""
+        """'Buy 12.5 VTI @ 187.25', 'Sell -100 SLM @ 8.36' for brokerage activity; blank for bank transactions."""
         if not obj.activity_type:
             return ""
         parts = [obj.get_activity_type_display()]
         if obj.quantity is not None:
-            parts.append(formatting.quantity(abs(obj.quantity)))
+            parts.append(formatting.quantity(obj.quantity))  # signed: units delivered are negative
         if obj.symbol:
             parts.append(obj.symbol)
         if obj.price is not None:

@@ -264,7 +264,8 @@ class StatementUploadSerializer(serializers.Serializer):
 
 
 class SyncResultSerializer(serializers.Serializer):
-    """What a sync that did not fail returns (`sync.results.SyncResult.as_dict`)."""
+    """What a sync that did not fail returns: what it was, whether it ran or was skipped (and why),
+    and how many records it created, updated, left unchanged or removed."""
 
     command = serializers.ChoiceField(choices=SyncKind.choices)
     status = serializers.ChoiceField(choices=SYNC_RESULT_STATUSES)

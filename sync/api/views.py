@@ -9,17 +9,20 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.debug import sensitive_variables
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, NotFound
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -51,7 +54,30 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         502: "`provider_unavailable` or `provider_bad_response`.",
         503: "`provider_rate_limited`, with a Retry-After header.",
     }
-    return {code: OpenApiResponse(_ERROR, description=descriptions[code]) for code in codes}
+    return {
+        code: OpenApiResponse(
+            _ERROR,
+            description=descriptions[code],
+            examples=[
+                OpenApiExample(f"{code} {body['code']}", value=body, response_only=True, status_codes=[str(code)])
+            ],
+        )
+        for code in codes
+        for body in [ERROR_EXAMPLES[code]]
+    }
+
+
+# One body per status, as clients receive it (sync/api/exceptions.py).
+ERROR_EXAMPLES = {
+    400: {"code": "validation_error", "message": "Invalid input.", "fields": {"start_date": ["Enter a valid date."]}},
+    401: {"code": "not_authenticated", "message": "Authentication credentials were not provided."},
+    403: {"code": "permission_denied", "message": "CSRF Failed: CSRF token missing."},
+    404: {"code": "not_found", "message": "Not found."},
+    409: {"code": "reauth_required", "message": "the connection needs re-authentication with the provider"},
+    429: {"code": "throttled", "message": "Request was throttled. Expected available in 12 seconds."},
+    502: {"code": "provider_unavailable", "message": "demo: the provider answered 503"},
+    503: {"code": "provider_rate_limited", "message": "demo: rate limited", "retry_after": 30},
+}
 
 
 READ_ERRORS = _errors(400, 401, 403, 404)
@@ -218,7 +244,15 @@ class ConnectionViewSet(
     @extend_schema(
         summary="Import an OFX or QFX statement file (a connection of the provider `ofx`)",
         request={"multipart/form-data": serializers.StatementUploadSerializer},
-        responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS, 413: OpenApiResponse(_ERROR)},
+        responses={
+            200: serializers.SyncResultSerializer,
+            **SYNC_ERRORS,
+            413: OpenApiResponse(
+                _ERROR,
+                description="The file is larger than FINSYNC_MAX_STATEMENT_BYTES.",
+                examples=[OpenApiExample("413", value=REQUEST_TOO_LARGE, response_only=True, status_codes=["413"])],
+            ),
+        },
     )
     @action(
         detail=True,
@@ -374,6 +408,8 @@ class HoldingViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="Get a sync run", responses={200: serializers.SyncRunSerializer, **READ_ERRORS}),
 )
 class SyncRunViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """Every sync attempt on your connections, whatever its outcome: counts, reason and timing."""
+
     serializer_class = serializers.SyncRunSerializer
     filterset_class = filters.SyncRunFilter
 
@@ -390,6 +426,8 @@ class SyncRunViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     ),
 )
 class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """The append-only log of what happened to your connections: connects, syncs, edits, disconnects."""
+
     serializer_class = serializers.AuditEventSerializer
     filterset_class = filters.AuditEventFilter
 
@@ -431,6 +469,15 @@ class NetWorthView(APIView):
                 ],
             }
         )
+
+
+class DocsView(SpectacularSwaggerView):
+    """The API docs (Swagger UI); an anonymous visitor is sent to log in and comes back here."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+            return redirect_to_login(self.request.get_full_path(), login_url=reverse("rest_framework:login"))
+        return super().handle_exception(exc)
 
 
 def bad_request(request, exception):
