@@ -134,33 +134,47 @@ def daily_balances(account: Account, *, start: date | None = None, end: date | N
     start = start or data_start(account) or anchor_day
     if start > end:
         return []
+    if (end - start).days > MAX_DAYS:
+        raise ValidationError(
+            f"At most {MAX_DAYS} days at a time ({start} to {end} is {(end - start).days + 1}).",
+            fields={"start": ["Too long a range."]},
+        )
     if account.type in MARKET_VALUE_TYPES:
         return _carried(snapshots, anchor, start, end)
-    flows = dict(
-        Transaction.objects.filter(
-            account=account,
-            is_removed=False,
-            status=Transaction.Status.POSTED,
-            posted_date__gt=start,
-            posted_date__lte=anchor_day,
-        )
+    posted = Transaction.objects.filter(account=account, is_removed=False, status=Transaction.Status.POSTED)
+    # The walk starts at `end`, not at the anchor: the balance there is the nearest later
+    # snapshot (or the anchor) minus the flows between, in one query (a window far in the
+    # past costs its own length, not the years since).
+    later = [d for d in snapshots if end < d < anchor_day]
+    base_day, base_value = (min(later), snapshots[min(later)]) if later else (anchor_day, anchor_balance)
+    running = base_value
+    if base_day > end:
+        between = posted.filter(posted_date__gt=end, posted_date__lte=base_day).aggregate(total=Sum("amount"))
+        running -= _exact(between["total"] or Decimal(0))
+    flows = {
+        day: _exact(total)
+        for day, total in posted.filter(posted_date__gt=start, posted_date__lte=end)
         .values("posted_date")
         .annotate(total=Sum("amount"))
         .values_list("posted_date", "total")
-    )
+    }
     points: list[BalancePoint] = []
-    running, day = anchor_balance, anchor_day
+    day = end
     while day >= start:
         if day in snapshots and not (day == anchor_day and anchor_source == "current"):
             running, source = snapshots[day], "snapshot"
         else:
             source = anchor_source if day == anchor_day else "derived"
-        if day <= end:
-            points.append(BalancePoint(day, running, source))
+        points.append(BalancePoint(day, running, source))
         running -= flows.get(day, Decimal(0))  # the day before closed without this day's flow
         day -= timedelta(days=1)
     points.reverse()
     return points
+
+
+def _exact(total) -> Decimal:
+    """A database sum at the stored scale (SQLite sums decimals as floats: 13036.36000000000000)."""
+    return Decimal(total).quantize(Decimal("0.0001"))
 
 
 def _carried(snapshots: dict[date, Decimal], anchor, start: date, end: date) -> list[BalancePoint]:

@@ -113,3 +113,17 @@ def test_windows_are_checked():
         resolve_window("2w", start=None, end=None, first=None, last=DAY)
     assert resolve_window("30d", start=None, end=None, first=None, last=DAY) == (DAY - timedelta(days=29), DAY)
     assert resolve_window("all", start=None, end=None, first=date(2020, 1, 1), last=DAY) == (date(2020, 1, 1), DAY)
+
+
+def test_a_window_long_before_the_balance_starts_at_its_own_end(checking):
+    BalanceSnapshot.objects.create(
+        account=checking, balance=Decimal("1150.00"), as_of=_at(DAY - timedelta(days=1)), source="accounts"
+    )
+    old = date(1990, 1, 1)
+    # Before every transaction: the snapshot's 1,150 less the +250 and -50 of DAY - 2.
+    assert _values(daily_balances(checking, start=old, end=old + timedelta(days=1))) == [
+        (old, Decimal("950.00"), "derived"),
+        (old + timedelta(days=1), Decimal("950.00"), "derived"),
+    ]
+    with pytest.raises(ValidationError, match="At most"):
+        daily_balances(checking, start=date(1, 1, 1))
