@@ -26,9 +26,10 @@ demo: $(VENV)/.runtime .env
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py demo
 
-## run: the admin console and API on http://127.0.0.1:8000/
+## run: the admin console and API on http://127.0.0.1:$(PORT)/ (PORT=8000 unless given: make run PORT=8080)
+PORT ?= 8000
 run: $(VENV)/.runtime .env
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## test: ruff, then the whole suite on PostgreSQL and on SQLite (database-free tests once, on SQLite)
 test: lint browser test-postgres test-sqlite

@@ -214,7 +214,18 @@ class Account(TimeStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ••{self.mask}" if self.mask else self.name
+        if not self.mask:
+            return self.name
+        # "Everyday Checking 0001" with mask 0001 reads "Everyday Checking ••0001", not the digits twice.
+        name = self.name
+        if name.endswith(self.mask) and len(name) > len(self.mask):
+            name = name[: -len(self.mask)].rstrip(" -#x*•") or self.name
+        return f"{name} ••{self.mask}"
+
+    @property
+    def label(self) -> str:
+        """The account and its connection: 'Everyday Checking ••0001 · Demo bank'."""
+        return f"{self} · {self.connection.name}"
 
 
 class Transaction(TimeStamped):

@@ -1,7 +1,7 @@
 """One renderer of sync outcomes, for every interface that prints them.
 
 The admin's messages, `manage.py sync` and `manage.py demo` all describe a
-sync the same way: "Synced 3 accounts: 1 created, 2 updated", "Skipped
+sync the same way: "Synced 2,427 transactions: 2,427 created", "Skipped
 accounts: synced 2 minutes ago (...)", "Transactions sync failed: Needs
 re-authentication (...)". Each interface only adds where it prints (a message
 level, a terminal style) and what it names (the connection, the account).
@@ -59,11 +59,11 @@ def describe_row(row: Mapping, *, retry_after: int | None = None, labelled: bool
             "error",
             f"{command.capitalize()} sync failed: {_failure_text(row['reason'], row['message'], retry_after)}",
         )
-    if status == "skipped":
-        return "info", (f"skipped: {row['message']}" if labelled else f"Skipped {command}: {row['message']}")
+    if status == "skipped":  # nothing was fetched: a warning, never a success
+        return "warning", (f"skipped: {row['message']}" if labelled else f"Skipped {command}: {row['message']}")
     total = row["created"] + row["updated"] + row["unchanged"]
     parts = [
-        f"{row[key]} {label}"
+        f"{row[key]:,} {label}"
         for key, label in (
             ("created", "created"),
             ("updated", "updated"),
@@ -76,7 +76,7 @@ def describe_row(row: Mapping, *, retry_after: int | None = None, labelled: bool
         text = "succeeded: " + ", ".join(f"{row[key]} {key}" for key in ("created", "updated", "unchanged", "removed"))
     else:
         noun = SINGULAR[command] if total == 1 else PLURAL.get(command, command)
-        text = f"{VERB.get(command, 'Synced')} {total} {noun}"
+        text = f"{VERB.get(command, 'Synced')} {total:,} {noun}"
         if parts:
             text += ": " + ", ".join(parts)
     if row["warnings"]:

@@ -87,12 +87,34 @@ def syncable_accounts(user) -> QuerySet[Account]:
     return qs if may_sync_any(user) else qs.filter(connection__owner=user)
 
 
+HOLDINGS_TYPES = ("investment", "brokerage")
+
+
+def may_have_holdings(account: Account) -> bool:
+    """An investment account, or any account that already has holdings (the rule of `holdings_accounts`)."""
+    return account.type in HOLDINGS_TYPES or account.holdings.exists()
+
+
 def holdings_accounts(connection_id) -> QuerySet[Account]:
     """The accounts of a connection whose holdings a connection-wide sync covers:
     active investment accounts, and any account that already has holdings."""
     return (
         Account.objects.filter(connection_id=connection_id, is_active=True)
-        .filter(Q(type__in=("investment", "brokerage")) | Q(holdings__isnull=False))
+        .filter(Q(type__in=HOLDINGS_TYPES) | Q(holdings__isnull=False))
         .distinct()
         .order_by("name", "pk")
+    )
+
+
+# --- what needs a look (the admin's dashboard) ------------------------------------------
+
+
+def needing_attention(connections: QuerySet[Connection]) -> QuerySet[Connection]:
+    """Of `connections`, those not disconnected whose last sync failed, that need
+    re-authentication, or that were never synced; the most recent trouble first."""
+    return (
+        connections.exclude(status=Connection.Status.DISCONNECTED)
+        .filter(Q(status=Connection.Status.NEEDS_REAUTH) | ~Q(last_error_code="") | Q(accounts_synced_at__isnull=True))
+        .select_related("owner")
+        .order_by("-last_error_at", "-created_at")
     )

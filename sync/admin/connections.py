@@ -7,11 +7,13 @@ synced data and the sync history stay.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import display_for_value, quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
@@ -23,6 +25,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from providers.registry import get_provider_class, provider_slugs
+from sync import formatting
 from sync.admin.charts import money
 from sync.admin.controls import SyncControlsMixin, sync_actions
 from sync.admin.jobs import jobs_link
@@ -108,6 +111,30 @@ class ConnectionAddForm(forms.ModelForm):
                 self.add_error(None, error.message)
 
 
+ACRONYMS = {"url": "URL", "id": "ID", "api": "API"}
+
+
+def field_label(name: str) -> str:
+    """'access_url' -> 'Access URL', 'setup_token' -> 'Setup token'."""
+    words = [ACRONYMS.get(word, word) for word in name.split("_")]
+    return " ".join([words[0] if words[0].isupper() else words[0].capitalize(), *words[1:]])
+
+
+def provider_choice(slug: str) -> dict:
+    """What the provider chooser says about a provider: its name, what it is, what it needs."""
+    provider_class = get_provider_class(slug)
+    summary = (inspect.getdoc(provider_class) or "").split("\n\n")[0].replace("\n", " ")
+    secrets = [field_label(f.name) for f in provider_class.connect_fields if f.secret]
+    required = [field_label(f.name) for f in provider_class.connect_fields if f.required and not f.secret]
+    if secrets:
+        needs = "Needs " + " or ".join(secrets) + (" and " + ", ".join(required) if required else "") + "."
+    elif required:
+        needs = "Needs " + ", ".join(required) + "."
+    else:
+        needs = "Needs nothing: every option has a default."
+    return {"slug": slug, "name": provider_class.display_name, "summary": summary, "needs": needs}
+
+
 def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
     """The add form for one provider, with a field per declared connect field."""
     provider_class = get_provider_class(slug)
@@ -115,7 +142,7 @@ def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
     for field in provider_class.connect_fields:
         widget = forms.PasswordInput(render_value=False) if field.secret else forms.TextInput
         attrs[CREDENTIAL_PREFIX + field.name] = forms.CharField(
-            label=field.name.replace("_", " ").capitalize(),
+            label=field_label(field.name),
             help_text=field.help,
             required=field.required,
             strip=not field.secret,
@@ -185,9 +212,9 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         "owner",
         "provider",
         "status_badge",
-        "accounts_synced_at",
-        "transactions_synced_at",
-        "holdings_synced_at",
+        "accounts_synced",
+        "transactions_synced",
+        "holdings_synced",
         "last_error_short",
     )
     list_filter = ("status", "provider", "accounts_synced_at", "transactions_synced_at")
@@ -425,6 +452,19 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
             value = obj.accounts.aggregate(last=Max("holdings_synced_at"))["last"]
         return display_for_value(value, "-")
 
+    # The list's short timestamps ('2026-12-07 16:46', 'never'): the columns fit 1366 px.
+    @admin.display(description="Accounts synced at", ordering="accounts_synced_at")
+    def accounts_synced(self, obj):
+        return formatting.moment(obj.accounts_synced_at, missing="never")
+
+    @admin.display(description="Transactions synced at", ordering="transactions_synced_at")
+    def transactions_synced(self, obj):
+        return formatting.moment(obj.transactions_synced_at, missing="never")
+
+    @admin.display(description="Holdings synced at", ordering="last_holdings_sync")
+    def holdings_synced(self, obj):
+        return formatting.moment(getattr(obj, "last_holdings_sync", None), missing="never")
+
     @admin.display(description="Last error", ordering="last_error_at")
     def last_error_short(self, obj):
         if not obj.last_error_code:
@@ -483,7 +523,7 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         if slug not in provider_slugs():
             if not self.has_add_permission(request):
                 return super().add_view(request, form_url, extra_context)  # raises PermissionDenied
-            providers = [(slug, get_provider_class(slug).display_name) for slug in provider_slugs()]
+            providers = [provider_choice(slug) for slug in provider_slugs()]
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
@@ -496,6 +536,19 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:  # on add, create_connection has saved it already
             super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Land on the new connection's page, where its first sync is one button away,
+        # rather than on a list of dashes.
+        if "_addanother" in request.POST or IS_POPUP_VAR in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        if self.has_sync_permission(request, obj):
+            hint = "run its first sync with “Sync everything” below."
+        else:
+            hint = "someone holding the sync permission (or the owner, through the API or the CLI) can sync it now."
+        self.message_user(request, f"{obj}: connected; {hint}", messages.SUCCESS)
+        url = reverse("admin:sync_connection_change", args=[quote(obj.pk)], current_app=self.admin_site.name)
+        return HttpResponseRedirect(url)
 
     # --- syncing ----------------------------------------------------------------
 

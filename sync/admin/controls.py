@@ -96,9 +96,13 @@ class SyncControlsMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "sync_buttons": self.sync_buttons if self.has_sync_permission(request) else (),
+            "sync_buttons": self.sync_buttons_for(request, object_id) if self.has_sync_permission(request) else (),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def sync_buttons_for(self, request, object_id) -> tuple[tuple[str, str], ...]:
+        """The buttons offered on this object's page (all of `sync_buttons` unless a subclass says otherwise)."""
+        return self.sync_buttons
 
     def run_sync(self, request, obj, kind: str, *, force: bool, correlation_id) -> None:
         raise NotImplementedError

@@ -13,13 +13,18 @@ from django.contrib import admin
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
+from sync import formatting
 from sync.models import AuditEvent, Holding, Source, SyncRun, Transaction
 from sync.services.edits import EDITABLE, edit_transaction
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """No add, change or delete, for anyone (superusers included); viewing follows permissions."""
+
+    class Media:
+        css = {"all": ("sync/admin.css",)}
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -37,6 +42,14 @@ def _related(obj, name):
         return getattr(obj, name)
     except ObjectDoesNotExist:
         return None
+
+
+def money_cell(value, currency):
+    """An amount for a list or a page: '-31.49 USD', red when negative (right-aligned by admin.css)."""
+    text = formatting.money(value, currency)
+    if value is not None and value < 0:
+        return format_html('<span class="money-neg">{}</span>', text)
+    return text
 
 
 def _admin_link(obj, fallback_id=None):
@@ -59,29 +72,29 @@ class TransactionEditForm(forms.ModelForm):
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
     form = TransactionEditForm
+
+    class Media:
+        css = {"all": ("sync/admin.css",)}
+
+    # Fits 1366 px: the description (the payee when there is none), the account with its
+    # connection, the amount with its currency, and the status only when it says something.
     list_display = (
         "posted_date",
-        "description",
-        "payee",
-        "activity_type",
-        "symbol",
-        "quantity",
-        "price",
-        "amount",
-        "currency",
-        "account",
-        "status",
-        "category",
-        "provider_category",
-        "is_removed",
+        "description_display",
+        "account_label",
+        "category_display",
+        "activity_display",
+        "amount_display",
+        "status_display",
     )
+    list_display_links = ("description_display",)
     list_filter = (
         "status",
         "is_removed",
         "activity_type",
         "posted_date",
         "account__connection__provider",
-        "account",
+        ("account", admin.RelatedOnlyFieldListFilter),
     )
     search_fields = (
         "description",
@@ -103,16 +116,15 @@ class TransactionAdmin(admin.ModelAdmin):
                     "account",
                     "posted_date",
                     "transacted_at",
-                    "amount",
-                    "currency",
+                    "amount_display",
                     "description",
                     "payee",
                     "provider_category",
                     "activity_type",
                     "symbol",
-                    "quantity",
-                    "price",
-                    "fees",
+                    "quantity_display",
+                    "price_display",
+                    "fees_display",
                     "status",
                     "replaces",
                     "is_removed",
@@ -129,6 +141,62 @@ class TransactionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__connection")
+
+    @admin.display(description="Description", ordering="description")
+    def description_display(self, obj):
+        text = obj.description or obj.payee or "-"
+        if obj.payee and obj.description and obj.payee.lower() not in obj.description.lower():
+            return format_html('{} <span class="quiet">· {}</span>', text, obj.payee)
+        return text
+
+    @admin.display(description="Account", ordering="account__name")
+    def account_label(self, obj):
+        return obj.account.label
+
+    @admin.display(description="Category", ordering="category")
+    def category_display(self, obj):
+        return obj.category or obj.provider_category or "-"
+
+    @admin.display(description="Activity")
+    def activity_display(self, obj):
+        """'Buy 12.5 VTI @ 187.25', 'Sell -100 SLM @ 8.36' for brokerage activity; blank for bank transactions."""
+        if not obj.activity_type:
+            return ""
+        parts = [obj.get_activity_type_display()]
+        if obj.quantity is not None:
+            parts.append(formatting.quantity(obj.quantity))  # signed: units delivered are negative
+        if obj.symbol:
+            parts.append(obj.symbol)
+        if obj.price is not None:
+            parts.append(f"@ {formatting.price(obj.price)}")
+        return " ".join(parts)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return money_cell(obj.amount, obj.currency)
+
+    @admin.display(description="Quantity")
+    def quantity_display(self, obj):
+        return formatting.quantity(obj.quantity)
+
+    @admin.display(description="Price")
+    def price_display(self, obj):
+        return formatting.price(obj.price)
+
+    @admin.display(description="Fees")
+    def fees_display(self, obj):
+        return formatting.money(obj.fees, obj.currency)
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj):
+        if obj.is_removed:
+            return mark_safe('<span class="run-status run-status-failed">Removed</span>')
+        if obj.status == Transaction.Status.PENDING:
+            return mark_safe('<span class="run-status run-status-running">Pending</span>')
+        return ""
 
     def save_model(self, request, obj, form, change):
         # Through the service: only category and notes are written, and the edit is audited.
@@ -147,44 +215,90 @@ class HoldingAdmin(ReadOnlyAdmin):
     list_display = (
         "symbol",
         "name",
-        "account",
+        "account_label",
         "asset_type",
-        "quantity",
-        "price",
-        "market_value",
-        "cost_basis",
-        "currency",
-        "is_active",
-        "as_of",
+        "quantity_display",
+        "price_display",
+        "market_value_display",
+        "active_display",
     )
-    list_filter = ("is_active", "asset_type", "currency", "account")
+    list_filter = ("is_active", "asset_type", "currency", ("account", admin.RelatedOnlyFieldListFilter))
     search_fields = ("symbol", "name", "provider_holding_id")
     date_hierarchy = "as_of"
-    list_select_related = ("account",)
+    list_select_related = ("account__connection",)
+
+    @admin.display(description="Account", ordering="account__name")
+    def account_label(self, obj):
+        return obj.account.label
+
+    @admin.display(description="Quantity", ordering="quantity")
+    def quantity_display(self, obj):
+        return formatting.quantity(obj.quantity)
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, obj):
+        return formatting.price(obj.price)
+
+    @admin.display(description="Market value", ordering="market_value")
+    def market_value_display(self, obj):
+        return money_cell(obj.market_value, obj.currency)
+
+    @admin.display(description="Cost basis", ordering="cost_basis")
+    def cost_basis_display(self, obj):
+        return formatting.money(obj.cost_basis, obj.currency)
+
+    @admin.display(description="Active", ordering="is_active")
+    def active_display(self, obj):
+        return "" if obj.is_active else mark_safe('<span class="run-status run-status-skipped">Sold / gone</span>')
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
-    list_display = (
-        "started_at",
-        "kind",
-        "status",
-        "source",
-        "connection",
-        "account",
-        "actor",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "removed_count",
-        "reason_code",
-        "duration",
-    )
+    list_display = ("started_at", "kind", "status_badge", "target", "by", "counts", "duration_display")
     list_filter = ("kind", "status", "source", "started_at", "force", "reason_code")
     search_fields = ("connection__name", "account__name", "actor__username", "reason_code", "message")
     date_hierarchy = "started_at"
     list_select_related = ("connection", "account", "actor")
-    readonly_fields = ("audit_trail",)
+    readonly_fields = ("audit_trail", "duration_display")
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        label = obj.get_status_display()
+        if obj.reason_code:
+            label = f"{label} ({obj.reason_code})"
+        return format_html('<span class="run-status run-status-{}">{}</span>', obj.status, label)
+
+    @admin.display(description="Connection · account", ordering="connection__name")
+    def target(self, obj):
+        parts = [str(obj.connection) if obj.connection_id else "-"]
+        if obj.account_id:
+            parts.append(str(obj.account))
+        elif obj.account_label:
+            parts.append(obj.account_label)
+        return " · ".join(parts)
+
+    @admin.display(description="By", ordering="actor__username")
+    def by(self, obj):
+        return f"{obj.actor or obj.actor_label or '-'} ({obj.get_source_display()})"
+
+    @admin.display(description="Rows")
+    def counts(self, obj):
+        """'3 created · 2 updated · 40 unchanged', only the counts that are not zero."""
+        parts = [
+            f"{formatting.count(n)} {label}"
+            for n, label in (
+                (obj.created_count, "created"),
+                (obj.updated_count, "updated"),
+                (obj.unchanged_count, "unchanged"),
+                (obj.removed_count, "removed"),
+            )
+            if n
+        ]
+        return " · ".join(parts) or "-"
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj):
+        return formatting.duration(obj.duration)
 
     @admin.display(description="Audit events")
     def audit_trail(self, obj):
@@ -225,7 +339,7 @@ class EventOutcomeFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "event", "actor_label", "source", "connection_link", "account_link", "summary")
+    list_display = ("occurred_at", "event", "by", "target", "summary")
     list_filter = (EventKindFilter, EventOutcomeFilter, "source", "occurred_at")
     search_fields = ("event", "actor_label")
     date_hierarchy = "occurred_at"
@@ -243,6 +357,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "payload_json",
     )
     readonly_fields = fields
+
+    @admin.display(description="By", ordering="actor_label")
+    def by(self, obj):
+        return f"{obj.actor_label or '-'} ({obj.source or '-'})"
+
+    @admin.display(description="Connection · account")
+    def target(self, obj):
+        connection = _admin_link(_related(obj, "connection"), obj.connection_id)
+        if not obj.account_id:
+            return connection
+        return format_html("{} · {}", connection, _admin_link(_related(obj, "account"), obj.account_id))
 
     @admin.display(description="Connection")
     def connection_link(self, obj):

@@ -12,12 +12,15 @@ LEVELS = {"success": messages.SUCCESS, "info": messages.INFO, "warning": message
 
 
 def report(request, modeladmin, target: str, command: str, *, result=None, error=None) -> None:
-    """One admin message for one sync: success, skip (info), warnings or failure."""
+    """One admin message for one sync: success, skip (a warning tagged `skipped`), warnings or failure."""
     if error is not None:
         modeladmin.message_user(request, f"{target}: {describe_error(command, error)}", messages.ERROR)
         return
-    level, text = describe_row(result.as_dict())
-    modeladmin.message_user(request, f"{target}: {text}", LEVELS[level])
+    row = result.as_dict()
+    level, text = describe_row(row)
+    # A skip is a warning with its own look (admin.css `li.skipped`): nothing was fetched.
+    extra_tags = "skipped" if row["status"] == "skipped" else ""
+    modeladmin.message_user(request, f"{target}: {text}", LEVELS[level], extra_tags=extra_tags)
 
 
 def report_outcomes(request, modeladmin, target: str, outcomes: list[SyncOutcome]) -> None:

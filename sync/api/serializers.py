@@ -18,10 +18,14 @@ SYNC_RESULT_STATUSES = [(SyncRun.Status.SUCCEEDED.value, "Succeeded"), (SyncRun.
 class ConnectionSerializer(serializers.ModelSerializer):
     """A connection as the API shows it: never its credentials."""
 
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="The owner's username.")
+    url = serializers.HyperlinkedIdentityField(view_name="connection-detail", help_text="This object in the API.")
+
     class Meta:
         model = Connection
         fields = [
             "id",
+            "url",
             "owner",
             "provider",
             "name",
@@ -93,10 +97,13 @@ class ReconnectSerializer(serializers.Serializer):
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="account-detail", help_text="This object in the API.")
+
     class Meta:
         model = Account
         fields = [
             "id",
+            "url",
             "connection",
             "provider_account_id",
             "name",
@@ -119,10 +126,13 @@ class AccountSerializer(serializers.ModelSerializer):
 class TransactionSerializer(serializers.ModelSerializer):
     """A transaction; only the user's own `category` and `notes` can be changed."""
 
+    url = serializers.HyperlinkedIdentityField(view_name="transaction-detail", help_text="This object in the API.")
+
     class Meta:
         model = Transaction
         fields = [
             "id",
+            "url",
             "account",
             "provider_transaction_id",
             "posted_date",
@@ -160,10 +170,13 @@ class TransactionSerializer(serializers.ModelSerializer):
 
 
 class HoldingSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="holding-detail", help_text="This object in the API.")
+
     class Meta:
         model = Holding
         fields = [
             "id",
+            "url",
             "account",
             "provider_holding_id",
             "symbol",
@@ -278,7 +291,8 @@ class StatementUploadSerializer(serializers.Serializer):
 
 
 class SyncResultSerializer(serializers.Serializer):
-    """What a sync that did not fail returns (`sync.results.SyncResult.as_dict`)."""
+    """What a sync that did not fail returns: what it was, whether it ran or was skipped (and why),
+    and how many records it created, updated, left unchanged or removed."""
 
     command = serializers.ChoiceField(choices=SyncKind.choices)
     status = serializers.ChoiceField(choices=SYNC_RESULT_STATUSES)
@@ -335,3 +349,65 @@ class PlaidWebhookSerializer(serializers.Serializer):
 
 class PlaidWebhookAnswerSerializer(serializers.Serializer):
     action = serializers.CharField(help_text="sync_transactions, sync_holdings, needs_reauth, disconnected or ignored.")
+
+
+# --- balances over time ---------------------------------------------------------------
+
+
+class BalanceWindowSerializer(serializers.Serializer):
+    """`?start=&end=`: the days to return, both included (ISO dates)."""
+
+    start = serializers.DateField(
+        required=False, help_text="First day (default: the first day anything is known; net worth: 90 days back)."
+    )
+    end = serializers.DateField(required=False, help_text="Last day (default: the latest balance; net worth: today).")
+
+
+class BalancePointSerializer(serializers.Serializer):
+    """An account's closing balance on one day."""
+
+    date = serializers.DateField()
+    balance = serializers.DecimalField(max_digits=19, decimal_places=4, coerce_to_string=True)
+    source = serializers.ChoiceField(
+        choices=["current", "snapshot", "derived", "carried"],
+        help_text="`current`: the account's balance on its balance date; `snapshot`: recorded by a sync that day; "
+        "`derived`: rebuilt from a later balance and the posted transactions between; `carried`: an investment "
+        "account's last recorded value (market values are not rebuilt from transactions).",
+    )
+
+
+class AccountBalancesSerializer(serializers.Serializer):
+    account = serializers.UUIDField()
+    currency = serializers.CharField()
+    points = BalancePointSerializer(many=True)
+
+
+class NetWorthPointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    balance = serializers.DecimalField(max_digits=21, decimal_places=4, coerce_to_string=True)
+
+
+class NetWorthCurrencySerializer(serializers.Serializer):
+    """The daily sum of your active accounts' balances in one currency (liabilities are negative)."""
+
+    currency = serializers.CharField()
+    accounts = serializers.IntegerField(help_text="Active accounts counted.")
+    points = NetWorthPointSerializer(many=True)
+
+
+class NetWorthSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    currencies = NetWorthCurrencySerializer(many=True)
+
+
+class ConnectionSyncSerializer(serializers.Serializer):
+    """Every kind's result, in the order run, and how many succeeded, were skipped or failed."""
+
+    connection_id = serializers.UUIDField()
+    succeeded = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="One SyncResult per kind (and per investment account for holdings)."
+    )

@@ -16,6 +16,7 @@ router.register("sync-runs", views.SyncRunViewSet, basename="sync-run")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
+    path("net-worth/", views.NetWorthView.as_view(), name="net-worth"),
     *router.urls,
     path("plaid/link-token/", views.PlaidLinkTokenView.as_view(), name="plaid-link-token"),
     path("webhooks/plaid/", views.PlaidWebhookView.as_view(), name="plaid-webhook"),

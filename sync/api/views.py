@@ -9,17 +9,22 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import defaults
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, NotFound
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -31,8 +36,9 @@ from sync.api.exceptions import REQUEST_TOO_LARGE, STATUS_BY_CODE
 from sync.api.throttling import ConnectRateThrottle, SyncRateThrottle
 from sync.commands import ImportStatement, SyncAccounts, SyncHoldings, SyncTransactions
 from sync.models import Account, AuditEvent, Connection, Holding, Source, SyncRun, Transaction
-from sync.services import oauth
+from sync.services import balances, oauth
 from sync.services import plaid as plaid_services
+from sync.services.connection_sync import sync_connection
 from sync.services.connections import create_connection, disconnect_connection, reconnect_connection
 from sync.services.edits import edit_transaction
 from sync.services.handlers import import_statement, sync_accounts, sync_holdings, sync_transactions
@@ -51,7 +57,30 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         502: "`provider_unavailable` or `provider_bad_response`.",
         503: "`provider_rate_limited`, with a Retry-After header.",
     }
-    return {code: OpenApiResponse(_ERROR, description=descriptions[code]) for code in codes}
+    return {
+        code: OpenApiResponse(
+            _ERROR,
+            description=descriptions[code],
+            examples=[
+                OpenApiExample(f"{code} {body['code']}", value=body, response_only=True, status_codes=[str(code)])
+            ],
+        )
+        for code in codes
+        for body in [ERROR_EXAMPLES[code]]
+    }
+
+
+# One body per status, as clients receive it (sync/api/exceptions.py).
+ERROR_EXAMPLES = {
+    400: {"code": "validation_error", "message": "Invalid input.", "fields": {"start_date": ["Enter a valid date."]}},
+    401: {"code": "not_authenticated", "message": "Authentication credentials were not provided."},
+    403: {"code": "permission_denied", "message": "CSRF Failed: CSRF token missing."},
+    404: {"code": "not_found", "message": "Not found."},
+    409: {"code": "reauth_required", "message": "the connection needs re-authentication with the provider"},
+    429: {"code": "throttled", "message": "Request was throttled. Expected available in 12 seconds."},
+    502: {"code": "provider_unavailable", "message": "demo: the provider answered 503"},
+    503: {"code": "provider_rate_limited", "message": "demo: rate limited", "retry_after": 30},
+}
 
 
 READ_ERRORS = _errors(400, 401, 403, 404)
@@ -117,7 +146,7 @@ class ConnectionViewSet(
         return super().get_serializer_class()
 
     def get_throttles(self):
-        if self.action in ("sync_accounts", "sync_transactions", "import_statement"):
+        if self.action in ("sync_accounts", "sync_transactions", "import_statement", "sync_everything"):
             return [SyncRateThrottle()]
         if self.action in ConnectRateThrottle.actions or self.action == "authorize":
             return [ConnectRateThrottle()]
@@ -144,7 +173,8 @@ class ConnectionViewSet(
             if about_credentials or not fields:
                 fields.setdefault("credentials", []).extend(about_credentials or [error.message])
             raise errors.ValidationError(error.message, fields=fields) from None
-        return Response(serializers.ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+        shown = serializers.ConnectionSerializer(connection, context=self.get_serializer_context())
+        return Response(shown.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Start an OAuth provider's login (Schwab): answers the URL to send the browser to",
@@ -184,7 +214,7 @@ class ConnectionViewSet(
         )
         if isinstance(outcome, oauth.AuthorizeStart):
             return Response(outcome.as_dict())
-        return Response(serializers.ConnectionSerializer(outcome).data)
+        return Response(serializers.ConnectionSerializer(outcome, context=self.get_serializer_context()).data)
 
     def destroy(self, request, *args, **kwargs):
         disconnect_connection(connection_id=_uuid_or_404(kwargs["pk"]), user_id=request.user.pk, source=Source.API)
@@ -231,9 +261,41 @@ class ConnectionViewSet(
         return Response(sync_transactions(command, source=Source.API).as_dict())
 
     @extend_schema(
+        operation_id="syncConnection",
+        summary="Sync everything: accounts, then transactions, then holdings",
+        description='Runs every kind in order, like the admin\'s "Sync everything": accounts, transactions (the '
+        "default window), then the holdings of each investment account. Each kind has its own result; one "
+        "failing does not hide the others (a connection that needs re-authentication stops the rest). "
+        "Recently synced kinds are skipped unless `force` is true.",
+        request=serializers.SyncAccountsSerializer,
+        responses={200: serializers.ConnectionSyncSerializer, **SYNC_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="sync", serializer_class=serializers.SyncAccountsSerializer)
+    def sync_everything(self, request, pk=None):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        connection_id = _uuid_or_404(pk)
+        outcomes = sync_connection(
+            connection_id=connection_id, user_id=request.user.pk, force=body.validated_data["force"], source=Source.API
+        )
+        if outcomes and outcomes[0].failed and outcomes[0].error.code == errors.NotFound.code:
+            raise outcomes[0].error  # not the caller's (or no such connection): a 404 like the other syncs
+        rows = [outcome.as_dict() for outcome in outcomes]
+        counts = {status: sum(row["status"] == status for row in rows) for status in ("succeeded", "skipped", "failed")}
+        return Response({"connection_id": str(connection_id), **counts, "results": rows})
+
+    @extend_schema(
         summary="Import an OFX or QFX statement file (a connection of the provider `ofx`)",
         request={"multipart/form-data": serializers.StatementUploadSerializer},
-        responses={200: serializers.SyncResultSerializer, **SYNC_ERRORS, 413: OpenApiResponse(_ERROR)},
+        responses={
+            200: serializers.SyncResultSerializer,
+            **SYNC_ERRORS,
+            413: OpenApiResponse(
+                _ERROR,
+                description="The file is larger than FINSYNC_MAX_STATEMENT_BYTES.",
+                examples=[OpenApiExample("413", value=REQUEST_TOO_LARGE, response_only=True, status_codes=["413"])],
+            ),
+        },
     )
     @action(
         detail=True,
@@ -274,8 +336,13 @@ class ConnectionViewSet(
     retrieve=extend_schema(summary="Get an account", responses={200: serializers.AccountSerializer, **READ_ERRORS}),
 )
 class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """Your accounts; `?search=` matches the name, mask and connection name, `?ordering=` sorts."""
+
     serializer_class = serializers.AccountSerializer
     filterset_class = filters.AccountFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["name", "mask", "connection__name"]
+    ordering_fields = ["name", "balance", "type", "balance_date", "created_at"]
 
     queryset = Account.objects.none()
     selector = staticmethod(selectors.owned_accounts)
@@ -284,6 +351,24 @@ class AccountViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
         if self.action == "sync_holdings":
             return [SyncRateThrottle()]
         return super().get_throttles()
+
+    @extend_schema(
+        summary="An account's daily balances",
+        description="One point per day from `start` to `end` (both included): the closing balance and where it "
+        "comes from. Days after the latest known balance are not guessed.",
+        parameters=[serializers.BalanceWindowSerializer],
+        responses={200: serializers.AccountBalancesSerializer, **READ_ERRORS},
+    )
+    @action(detail=True, methods=["get"], url_path="balances", filterset_class=None, pagination_class=None)
+    def balances(self, request, pk=None):
+        window = serializers.BalanceWindowSerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        start, end = window.validated_data.get("start"), window.validated_data.get("end")
+        if start and end:
+            balances.resolve_window(None, start=start, end=end, first=None, last=end)  # start <= end, bounded
+        account = self.get_object()
+        points = balances.daily_balances(account, start=start, end=end)
+        return Response({"account": account.pk, "currency": account.currency, "points": [p.as_dict() for p in points]})
 
     @extend_schema(
         summary="Sync the account's holdings",
@@ -321,6 +406,9 @@ class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnl
 
     serializer_class = serializers.TransactionSerializer
     filterset_class = filters.TransactionFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["description", "payee", "category", "provider_category", "notes", "symbol"]
+    ordering_fields = ["posted_date", "amount", "description", "payee", "category", "created_at"]
     http_method_names = ["get", "patch", "head", "options"]
 
     queryset = Transaction.objects.none()
@@ -344,8 +432,13 @@ class TransactionViewSet(CallerScoped, mixins.UpdateModelMixin, viewsets.ReadOnl
     retrieve=extend_schema(summary="Get a holding", responses={200: serializers.HoldingSerializer, **READ_ERRORS}),
 )
 class HoldingViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """Your holdings; `?search=` matches the symbol and name, `?ordering=` sorts."""
+
     serializer_class = serializers.HoldingSerializer
     filterset_class = filters.HoldingFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["symbol", "name"]
+    ordering_fields = ["symbol", "name", "market_value", "quantity", "as_of"]
 
     queryset = Holding.objects.none()
     selector = staticmethod(selectors.owned_holdings)
@@ -358,6 +451,8 @@ class HoldingViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(summary="Get a sync run", responses={200: serializers.SyncRunSerializer, **READ_ERRORS}),
 )
 class SyncRunViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """Every sync attempt on your connections, whatever its outcome: counts, reason and timing."""
+
     serializer_class = serializers.SyncRunSerializer
     filterset_class = filters.SyncRunFilter
 
@@ -374,6 +469,8 @@ class SyncRunViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
     ),
 )
 class AuditEventViewSet(CallerScoped, viewsets.ReadOnlyModelViewSet):
+    """The append-only log of what happened to your connections: connects, syncs, edits, disconnects."""
+
     serializer_class = serializers.AuditEventSerializer
     filterset_class = filters.AuditEventFilter
 
@@ -409,6 +506,51 @@ def oauth_callback(request, provider: str = "schwab"):
     if wants_json:
         return JsonResponse({"id": str(connection.pk), "provider": connection.provider, "status": connection.status})
     return HttpResponseRedirect(reverse("admin:sync_connection_change", args=[connection.pk]))
+
+
+class NetWorthView(APIView):
+    """`GET /api/net-worth/`: your net worth over time, one series per currency."""
+
+    @extend_schema(
+        operation_id="getNetWorth",
+        summary="Your net worth over time",
+        description="Per currency, the daily sum of your active accounts' closing balances (liabilities are "
+        "negative). Defaults to the last 90 days up to today.",
+        parameters=[serializers.BalanceWindowSerializer],
+        responses={200: serializers.NetWorthSerializer, **READ_ERRORS},
+    )
+    def get(self, request):
+        window = serializers.BalanceWindowSerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        start, end = window.validated_data.get("start"), window.validated_data.get("end")
+        today = timezone.localdate()
+        if start and not end:
+            end = max(start, today)
+        start, end = balances.resolve_window(None, start=start, end=end, first=None, last=today)
+        series = balances.net_worth(selectors.owned_accounts(request.user), start=start, end=end)
+        return Response(
+            {
+                "start": start,
+                "end": end,
+                "currencies": [
+                    {
+                        "currency": s.currency,
+                        "accounts": s.accounts,
+                        "points": [{"date": d.isoformat(), "balance": str(v)} for d, v in s.points],
+                    }
+                    for s in series
+                ],
+            }
+        )
+
+
+class DocsView(SpectacularSwaggerView):
+    """The API docs (Swagger UI); an anonymous visitor is sent to log in and comes back here."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+            return redirect_to_login(self.request.get_full_path(), login_url=reverse("rest_framework:login"))
+        return super().handle_exception(exc)
 
 
 def bad_request(request, exception):

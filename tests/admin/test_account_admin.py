@@ -116,13 +116,21 @@ def test_change_page_shows_balance_chart_transactions_and_holdings(operator_clie
         BalanceSnapshot.objects.create(
             account=brokerage, balance=Decimal(1000 + 250 * day), as_of=start + timedelta(days=day), source="accounts"
         )
-    response = operator_client.get(change_url("account", brokerage.pk))
+    response = operator_client.get(change_url("account", brokerage.pk) + "?range=all")
     content = response.content.decode()
     assert "Sync transactions" in content and "Sync holdings" in content
-    assert '<svg class="balance-chart"' in content and "<polyline" in content
-    assert content.count("<circle") == 6  # five snapshots and the sync's own
-    assert "2026-01-01 23:00: 1,000.00 USD" in content  # a point's tooltip
-    assert "6 balance snapshots" in content
+    assert '<svg class="balance-chart' in content and "<polyline" in content
+    # A market-value account: the snapshots, each carried forward to the next, one point a day
+    # from the first snapshot to today's sync.
+    days = response.context["balance_days"]
+    assert days == (brokerage.balance_date.date() - start.date()).days + 1
+    assert content.count("<circle") == days
+    assert "2026-01-01: 1,000.00 USD" in content  # a point's tooltip
+    assert "2026-01-06: 2,000.00 USD" in content  # the last snapshot, carried
+    assert "6 of them recorded by a sync" in content
+    assert 'href="?range=all" class="selected"' in content
+    week = operator_client.get(change_url("account", brokerage.pk) + "?range=30d").content.decode()
+    assert week.count("<circle") == 30 and "2026-01-01:" not in week
     recent = response.context["recent_transactions"]
     assert 0 < len(recent) <= 20
     assert all(t.account_id == brokerage.pk for t in recent)
@@ -139,3 +147,23 @@ def test_change_page_without_history(operator_client, live_connection, user):
     BalanceSnapshot.objects.filter(account=account).delete()
     content = operator_client.get(change_url("account", account.pk)).content.decode()
     assert "No balance history yet" in content and "No transactions yet." in content and "No holdings." in content
+
+
+def test_a_skip_is_a_warning_with_its_own_style(operator_client, brokerage):
+    response = operator_client.post(sync_url("account", brokerage.pk), {"kind": "holdings"}, follow=True)
+    [message] = list(response.context["messages"])
+    assert message.level_tag == "warning" and "skipped" in message.tags
+    assert str(message) == f"Alice bank · {brokerage}: Skipped holdings: {SKIP}"
+    assert 'class="skipped warning"' in response.content.decode()
+
+
+def test_holdings_sync_is_not_offered_for_accounts_without_holdings(operator_client, checking):
+    content = operator_client.get(change_url("account", checking.pk)).content.decode()
+    assert "Sync transactions" in content
+    assert 'value="holdings"' not in content
+    assert "No holdings sync: a depository account has none" in content
+    response = run_action(operator_client, "account", "sync_holdings", [checking.pk])
+    assert messages_of(response) == [
+        f"Alice bank · {checking}: no holdings to sync: a depository account has none (only investment accounts do)"
+    ]
+    assert not SyncRun.objects.filter(source="admin", kind="holdings").exists()

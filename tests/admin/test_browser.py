@@ -85,7 +85,7 @@ def test_sync_everything_from_the_connection_page(chromium_path, live_server, tr
             _shot(page, "connection-synced")
 
             page.get_by_role("button", name="Sync everything").click()
-            expect(messages.locator("li.info").first).to_contain_text(
+            expect(messages.locator("li.warning.skipped").first).to_contain_text(
                 "Alice bank (demo): Skipped accounts: synced less than a minute ago (use force to sync again)"
             )
             expect(messages.locator("li.error")).to_have_count(0)
@@ -134,7 +134,7 @@ def test_import_a_statement_from_the_connection_page(chromium_path, live_server,
 
             page.set_input_files("#statement-file", str(SAMPLES / CHECKING))
             page.get_by_role("button", name="Import statement").click()
-            expect(messages.locator("li.info").first).to_contain_text(
+            expect(messages.locator("li.warning.skipped").first).to_contain_text(
                 "Skipped statement: this file (chase_checking.qfx)"
             )
         finally:

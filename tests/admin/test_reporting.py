@@ -41,3 +41,12 @@ def test_errors_have_a_title_and_the_retry_delay():
     )
     unknown = SyncError("internal error: KeyError")
     assert describe_error("accounts", unknown) == "Accounts sync failed: Failed (internal error: KeyError)"
+
+
+def test_counts_group_thousands_and_a_skip_is_a_warning():
+    from sync.rendering import describe_row
+
+    assert describe_result(_result("transactions", created=2427)) == "Synced 2,427 transactions: 2,427 created"
+    skip = {**_result("accounts").as_dict(), "status": "skipped", "message": "synced 2 minutes ago"}
+    assert describe_row(skip) == ("warning", "Skipped accounts: synced 2 minutes ago")
+    assert describe_row(skip, labelled=True) == ("warning", "skipped: synced 2 minutes ago")

@@ -21,7 +21,7 @@ def test_create_demo_connection_returns_201_without_credentials(alice, user):
     assert body["provider"] == "demo"
     assert body["name"] == "My bank"
     assert body["status"] == "active"
-    assert body["owner"] == user.pk
+    assert body["owner"] == user.username
     assert not SECRET_KEYS & set(body)
     connection = Connection.objects.get(pk=body["id"])
     assert connection.owner == user

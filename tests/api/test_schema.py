@@ -97,8 +97,48 @@ def test_docs_serve_swagger_ui_from_local_static_files(user):
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
 
 
-def test_docs_require_login(db):
-    assert APIClient().get("/api/docs/").status_code in (401, 403)
+def test_docs_require_login_and_send_anonymous_visitors_to_it(db):
+    # Issue 18: a login link rather than a bare 401; the schema itself stays for logged-in callers.
+    response = APIClient().get("/api/docs/")
+    assert response.status_code == 302
+    assert response["Location"] == "/api/auth/login/?next=/api/docs/"
+    assert APIClient().get("/api/schema/").status_code in (401, 403)
+
+
+def test_operations_have_readable_ids_summaries_and_error_examples(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    operations = {
+        op["operationId"]: op
+        for path in schema["paths"].values()
+        for method, op in path.items()
+        if method != "parameters"
+    }
+    assert {
+        "listConnections",
+        "getConnection",
+        "createConnection",
+        "disconnectConnection",
+        "syncConnection",
+        "syncConnectionAccounts",
+        "syncConnectionTransactions",
+        "importConnectionStatement",
+        "listTransactions",
+        "updateTransaction",
+        "syncAccountHoldings",
+        "getAccountBalances",
+        "getNetWorth",
+        "listSyncRuns",
+        "listAuditEvents",
+    } <= set(operations)
+    for op_id, op in operations.items():
+        assert op.get("summary") and op.get("description"), op_id
+        assert "selector" not in op["description"] and "sync." not in op["description"], op_id
+        for status, response in op["responses"].items():
+            if status.startswith(("4", "5")):
+                assert response["content"]["application/json"].get("examples"), (op_id, status)
+    assert "sync.results" not in str(schema["components"]["schemas"]["SyncResult"])
 
 
 @contextmanager

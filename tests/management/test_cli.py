@@ -82,6 +82,7 @@ def test_sync_text_output_and_skip(demo_connection):
     assert code == 0 and "3 created" in out
     code, out, _ = run("sync", "accounts", "--connection", str(demo_connection.pk))
     assert code == 0 and "skipped: synced less than a minute ago" in out
+    assert "1 syncs: 0 ok, 1 skipped, 0 failed" in out  # a skip is not counted as ok
     # A fleet run only takes connections that are due: nothing is.
     code, out, _ = run("sync", "accounts", "--all-connections")
     assert code == 0 and "0 syncs" in out
@@ -167,3 +168,28 @@ def test_real_process_exit_codes(tmp_path, live_database_url):
     bad = manage("sync", "transactions", "--connection", pk, "--start-date", "yesterday")
     assert bad.returncode == 2 and "not a date" in bad.stderr
     assert manage("sync", "accounts", "--connection", pk, "--bogus").returncode == 2
+
+
+def test_json_usage_errors_are_json_and_dates_say_which_range(demo_connection):
+    out = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "sync", "transactions", "--connection", str(demo_connection.pk), "--start-date", "1960-01-01",
+            "--format", "json", stdout=out,
+        )  # fmt: skip
+    assert raised.value.returncode == 2
+    error = json.loads(out.getvalue())["error"]
+    assert error["code"] == "usage"
+    assert "must not be before 1970-01-01" in error["message"] and "asked for 1960-01-01" in error["message"]
+
+
+def test_connect_says_what_to_do_next_and_help_shows_examples(user, capsys):
+    code, out, err = run("connect", "demo", "--user", "alice")
+    assert code == 0 and err.strip() == f"Next: manage.py sync all --connection {out.strip()}"
+    code, out, err = run("connect", "demo", "--user", "alice", "-v", "0")
+    assert code == 0 and err == ""
+    for command in ("sync", "connect"):
+        with pytest.raises(SystemExit):
+            call_command(command, "--help")
+        shown = capsys.readouterr().out
+        assert "examples:" in shown and "exit status: 0" in shown

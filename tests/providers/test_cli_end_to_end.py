@@ -85,7 +85,7 @@ def test_new_user_connects_and_syncs_simplefin_and_plaid(tmp_path):
 
         first = site.run("sync", "all", "--all-connections", *WINDOW)
         assert first.returncode == 0, first.stdout + first.stderr
-        assert "6 syncs: 6 ok, 0 failed" in first.stdout
+        assert "6 syncs: 6 ok, 0 skipped, 0 failed" in first.stdout
         transactions = "SELECT provider_transaction_id, amount, is_removed FROM sync_transaction"
         data = site.rows(transactions)
         assert len(data) == 7 + 5

@@ -70,7 +70,7 @@ def test_cli_connect_and_sync_all(user, plaid_fake, plaid_server, capsys):
     }
     call_command("sync", "all", "--connection", str(connection.pk))
     out = capsys.readouterr().out
-    assert "3 syncs: 3 ok, 0 failed" in out
+    assert "3 syncs: 3 ok, 0 skipped, 0 failed" in out
     assert Transaction.objects.count() == 5 and Holding.objects.count() == 3
 
     with pytest.raises(CommandError) as excinfo:

@@ -87,7 +87,7 @@ def test_cli_connect_with_setup_token_and_sync_all(user, simplefin_fake, simplef
 
     call_command("sync", "all", "--connection", connection_id, "--start-date", "2026-05-01", "--end-date", "2026-06-15")
     out = capsys.readouterr().out
-    assert "3 syncs: 3 ok, 0 failed" in out  # accounts, transactions, holdings of the one brokerage
+    assert "3 syncs: 3 ok, 0 skipped, 0 failed" in out  # accounts, transactions, holdings of the one brokerage
     assert Transaction.objects.count() == 7
     assert Holding.objects.filter(account__provider_account_id="inv-003").count() == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import uuid
@@ -47,8 +48,29 @@ def _read_stdin_secrets(stdin, given: dict, secret_names: list[str]) -> None:
         given[name] = line.rstrip("\r\n")
 
 
+EPILOG = """\
+examples:
+  manage.py connect demo --user alice                      synthetic data, every option defaulted
+  manage.py connect simplefin --user alice --setup-token - (the token read from stdin)
+  ID=$(manage.py connect demo --user alice) && manage.py sync all --connection "$ID"
+
+secrets given as '-' are read from standard input, so they stay out of the shell history.
+output: the new connection's id on stdout (--format json: id, provider, name, owner); the next
+step on stderr.
+exit status: 0 connected; 2 bad usage or refused inputs (unknown user, invalid or rejected
+credentials).
+"""
+
+
 class Command(BaseCommand):
     help = "Connect a user to a provider and print the new connection's id."
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.epilog = EPILOG
+        return parser
+
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
@@ -113,6 +135,9 @@ class Command(BaseCommand):
             if options.get("verbosity", 1) >= 2:
                 self.stderr.write(f"Connected {owner.get_username()} to {connection.provider}: {connection.name}")
             self.stdout.write(str(connection.pk))
+            if options.get("verbosity", 1) >= 1:
+                # On stderr: stdout stays the bare id for `ID=$(manage.py connect ...)`.
+                self.stderr.write(f"Next: manage.py sync all --connection {connection.pk}")
 
     def _oauth_or_reconnect(self, provider, owner, name, format, given, options) -> None:
         """`--reconnect ID` and the OAuth flow: print the authorize URL, or finish with `--redirected-url`."""

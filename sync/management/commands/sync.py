@@ -6,6 +6,7 @@ Exit status: 0 when every sync succeeded or was skipped, 1 when any failed,
 
 from __future__ import annotations
 
+import argparse
 import json
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from sync.errors import SyncError
 from sync.models import Account, Connection, Source
@@ -30,7 +32,7 @@ KINDS = {
 
 
 # How each level of sync.rendering reads in a terminal.
-STYLES = {"success": "SUCCESS", "info": "WARNING", "warning": "WARNING", "error": "ERROR"}
+STYLES = {"success": "SUCCESS", "info": "NOTICE", "warning": "WARNING", "error": "ERROR"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,12 @@ def _window(start_date: str | None, end_date: str | None) -> tuple[date | None, 
         try:
             transactions_window(start, end)  # the handlers' own rule, checked up front
         except SyncError as error:
-            message = error.message.replace("start_date", "--start-date").replace("end_date", "--end-date")
+            # Say which range is allowed and what was asked, not only that it is wrong.
+            hints = [m for ms in error.fields.values() for m in ms if m != error.message]
+            message = error.message + (f" ({'; '.join(hints)})" if hints else "")
+            asked = f"{start or 'the default start'} to {end or timezone.localdate()}"
+            message = f"{message}; asked for {asked}"
+            message = message.replace("start_date", "--start-date").replace("end_date", "--end-date")
             raise _usage(message) from None
     return start, end
 
@@ -96,6 +103,23 @@ def _actor(username: str | None):
     if actor is None:
         raise _usage(f"unknown user {username!r}")
     return actor
+
+
+EPILOG = """\
+examples:
+  manage.py sync all --connection ID            accounts, transactions (last 30 days), holdings
+  manage.py sync transactions --connection ID --start-date 2026-01-01 --end-date 2026-03-31
+  manage.py sync holdings --account ID --force  even if synced a moment ago
+  manage.py sync all --all-connections          every connection that is due
+  manage.py sync all --connection ID --format json | jq '.[] | .status'
+
+defaults: each connection's owner acts; transactions: the last FINSYNC_DEFAULT_SYNC_DAYS days
+(30) ending today, at most FINSYNC_MAX_SYNC_DAYS (730); a kind synced within
+FINSYNC_MIN_SYNC_INTERVAL seconds is skipped unless --force.
+
+exit status: 0 every sync succeeded or was skipped; 1 any failed; 2 bad usage (unknown id,
+bad date, start after end; with --format json also printed as {"error": {"code", "message"}}).
+"""
 
 
 class Command(BaseCommand):
@@ -125,7 +149,22 @@ class Command(BaseCommand):
             "(`manage.py procrastinate worker`, PostgreSQL) and return; prints how many (json: the job ids).",
         )
 
-    def handle(
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.epilog = EPILOG
+        return parser
+
+    def handle(self, *args, **options):
+        try:
+            return self._handle(*args, **options)
+        except CommandError as error:
+            if options.get("format") == "json" and error.returncode == 2:
+                # Scripts read JSON, never prose: the usage error as an object (the exit status stays 2).
+                self.stdout.write(json.dumps({"error": {"code": "usage", "message": str(error)}}))
+            raise
+
+    def _handle(
         self,
         *args,
         what,
@@ -210,8 +249,11 @@ class Command(BaseCommand):
         if format == "json":
             self.stdout.write(json.dumps(rows, indent=2))
         failed = sum(row["status"] == "failed" for row in rows)
+        skipped = sum(row["status"] == "skipped" for row in rows)
         if format == "text" and verbosity >= 1:
-            self.stdout.write(f"{len(rows)} syncs: {len(rows) - failed} ok, {failed} failed")
+            # Skips apart from successes: a skip fetched nothing.
+            ok = len(rows) - failed - skipped
+            self.stdout.write(f"{len(rows)} syncs: {ok} ok, {skipped} skipped, {failed} failed")
         if failed:
             raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
 
