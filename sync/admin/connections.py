@@ -17,7 +17,7 @@ from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import display_for_value, quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -34,6 +34,7 @@ from sync.commands import ImportStatement
 from sync.errors import SyncError
 from sync.models import Account, AuditEvent, Connection, Source, SyncRun
 from sync.services import oauth
+from sync.services import plaid as plaid_services
 from sync.services.connection_sync import sync_connection
 from sync.services.connections import create_connection, disconnect_connection, reconnect_connection
 from sync.services.handlers import import_statement
@@ -51,6 +52,15 @@ KINDS = {
     "holdings": ("holdings",),
 }
 CREDENTIAL_PREFIX = "connect_"
+PLAID = "plaid"
+# Plaid Link runs in the browser from Plaid's CDN: the only script the admin loads from outside,
+# and only on the "Add a Plaid connection" page and a Plaid connection's reconnect panel.
+PLAID_LINK_SCRIPT = "https://cdn.plaid.com/link/v2/stable/link-initialize.js"
+
+
+def plaid_configured() -> bool:
+    """Whether Plaid Link can be offered: FinSync's Plaid client id and secret are set (read per request)."""
+    return bool(settings.PLAID_CLIENT_ID and settings.PLAID_SECRET)
 
 
 def _secret_field_names() -> tuple[str, ...]:
@@ -149,6 +159,14 @@ def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
             widget=widget,
         )
     return type(f"{provider_class.__name__}ConnectionAddForm", (ConnectionAddForm,), attrs)
+
+
+def _json_status(error: SyncError) -> int:
+    """The status of a refusal answered as JSON to the admin's own script: 404 for not found, else 400.
+
+    The script shows the answer's message either way; the code says which refusal it was.
+    """
+    return 404 if error.code == "not_found" else 400
 
 
 def _imports_files(connection: Connection) -> bool:
@@ -271,6 +289,16 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "plaid/link-token/",
+                self.admin_site.admin_view(self.plaid_link_token_view),
+                name="{}_{}_plaid_link_token".format(*info),
+            ),
+            path(
+                "plaid/connect/",
+                self.admin_site.admin_view(self.plaid_connect_view),
+                name="{}_{}_plaid_connect".format(*info),
+            ),
+            path(
                 "<path:object_id>/import-statement/",
                 self.admin_site.admin_view(self.import_statement_view),
                 name="{}_{}_import_statement".format(*info),
@@ -336,6 +364,80 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
             self.message_user(request, f"{obj}: reconnected", messages.SUCCESS)
             return back
         return self._oauth_page(request, provider_class, connection=obj)
+
+    # --- Plaid Link: a link token for the browser, the public token back --------------
+
+    def _plaid_page(self, request):
+        """ "Add a Plaid connection": a name, "investments" and a button opening Plaid Link (sync/plaid_link.js)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add a Plaid connection",
+            "plaid_link_script": PLAID_LINK_SCRIPT,
+        }
+        return TemplateResponse(request, "admin/sync/connection/plaid_connect.html", context)
+
+    def plaid_link_token_view(self, request):
+        """POST (session + CSRF): a Plaid Link token as JSON, `{"link_token", "expiration"}`.
+
+        `investments=1` adds the investments product; `connection_id=ID` asks for
+        update mode on the caller's own Plaid connection (anyone else's: 404).
+        A refusal is `{"code", "message"}` with the error's status, never a 500.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection_id = request.POST.get("connection_id") or None
+        if connection_id is None and not self.has_add_permission(request):
+            raise PermissionDenied
+        if connection_id is not None:
+            try:
+                connection_id = uuid.UUID(connection_id)
+            except ValueError:
+                return JsonResponse({"code": "not_found", "message": "connection not found"}, status=404)
+        try:
+            token = plaid_services.create_link_token(
+                user=request.user,
+                investments=request.POST.get("investments") in ("1", "on", "true"),
+                connection_id=connection_id,
+            )
+        except SyncError as error:
+            return JsonResponse({"code": error.code, "message": error.message}, status=_json_status(error))
+        return JsonResponse({"link_token": token.link_token, "expiration": token.expiration})
+
+    @method_decorator(sensitive_post_parameters("public_token"))
+    def plaid_connect_view(self, request):
+        """POST: exchange the public token Plaid Link gave (once) into a new connection of the signed-in user.
+
+        Success lands on the new connection's page; a refusal (a token already
+        exchanged, Plaid down) is an admin message on the Plaid page again.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        again = HttpResponseRedirect(
+            reverse("admin:sync_connection_add", current_app=self.admin_site.name) + f"?provider={PLAID}"
+        )
+        public_token = request.POST.get("public_token", "").strip()
+        if not public_token:
+            self.message_user(request, "Plaid Link gave no public token: nothing was connected", messages.ERROR)
+            return again
+        try:
+            connection = create_connection(
+                owner=request.user,
+                provider=PLAID,
+                name=request.POST.get("name", ""),
+                options={"public_token": public_token},
+                actor=request.user,
+                source="admin",
+            )
+        except SyncError as error:
+            self.message_user(request, f"Plaid: not connected ({error.code}): {error.message}", messages.ERROR)
+            return again
+        self.message_user(request, f"{connection}: connected; use Sync everything to fetch its data", messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:sync_connection_change", args=[quote(connection.pk)], current_app=self.admin_site.name)
+        )
 
     def _oauth_page(self, request, provider_class, connection=None):
         context = {
@@ -421,11 +523,15 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         can_reconnect = (
             obj is not None and obj.status == Connection.Status.NEEDS_REAUTH and obj.owner_id == request.user.pk
         )
+        # A Plaid connection reconnects through Plaid Link in update mode, right on this page.
+        plaid_reconnect = can_reconnect and obj.provider == PLAID and plaid_configured()
         extra_context = {
             **(extra_context or {}),
+            "plaid_reconnect": plaid_reconnect,
+            "plaid_link_script": PLAID_LINK_SCRIPT if plaid_reconnect else "",
+            "can_reconnect": can_reconnect and not plaid_reconnect,
             "can_disconnect": can_disconnect,
             "can_import_statement": can_import,
-            "can_reconnect": can_reconnect,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -518,6 +624,10 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters(*(CREDENTIAL_PREFIX + name for name in _SECRET_FIELDS)))
     def add_view(self, request, form_url="", extra_context=None):
         slug = request.GET.get("provider")
+        if slug == PLAID and plaid_configured():
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            return self._plaid_page(request)
         if slug in provider_slugs() and get_provider_class(slug).oauth:
             return self.oauth_connect_view(request, slug)
         if slug not in provider_slugs():

@@ -57,3 +57,24 @@ def superuser_client(db) -> Client:
     client = Client()
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
     return client
+
+
+@pytest.fixture
+def plaid(settings):
+    """The loopback Plaid fake with one Item (as in tests/providers), FinSync's Plaid settings aimed at it."""
+    from tests.fakes.plaid import PlaidFake
+    from tests.fakes.server import LiveServer
+    from tests.providers.conftest import build_plaid_item
+
+    fake = PlaidFake()
+    build_plaid_item(fake)
+    with LiveServer(fake) as server:
+        settings.FINSYNC_ALLOW_HTTP_PROVIDERS = True
+        settings.FINSYNC_HTTP_CONNECT_TIMEOUT = 2.0
+        settings.FINSYNC_HTTP_READ_TIMEOUT = 5.0
+        settings.FINSYNC_HTTP_MAX_RETRIES = 2
+        settings.FINSYNC_HTTP_BACKOFF_SECONDS = 0.01
+        settings.PLAID_BASE_URL = server.url
+        settings.PLAID_CLIENT_ID = fake.client_id
+        settings.PLAID_SECRET = fake.secret
+        yield fake
