@@ -318,15 +318,9 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
 
     def disconnect_view(self, request, object_id):
         """The target of the change page's "Disconnect" button: POST only, change permission on the object."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
+        obj, refusal = self.posted_object(request, object_id, self.has_change_permission)
+        if refusal is not None:
+            return refusal
         _disconnect(self, request, obj, uuid.uuid4())
         info = self.opts.app_label, self.opts.model_name
         url = reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)], current_app=self.admin_site.name)
@@ -474,15 +468,9 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         The file is read (at most one byte over FINSYNC_MAX_STATEMENT_BYTES),
         imported and dropped; the outcome is an admin message.
         """
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_sync_permission(request):
-            raise PermissionDenied
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_sync_permission(request, obj):
-            raise PermissionDenied
+        obj, refusal = self.posted_object(request, object_id, self.has_sync_permission)
+        if refusal is not None:
+            return refusal
         info = self.opts.app_label, self.opts.model_name
         back = HttpResponseRedirect(
             reverse("admin:{}_{}_change".format(*info), args=[quote(obj.pk)], current_app=self.admin_site.name)

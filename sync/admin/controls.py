@@ -11,11 +11,13 @@ with one handler call per object.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
 from sync import selectors
@@ -73,17 +75,31 @@ class SyncControlsMixin:
             *super().get_urls(),
         ]
 
-    def sync_view(self, request, object_id):
-        """The target of the change page's sync buttons: run one sync, report it, go back."""
+    def posted_object(
+        self, request: HttpRequest, object_id: str, allowed: Callable[..., bool]
+    ) -> tuple[Model | None, HttpResponse | None]:
+        """The object of a per-object POST view (a button on its change page), or the answer refusing it.
+
+        Like Django's own object views: 405 unless POST, PermissionDenied unless
+        `allowed(request)` and `allowed(request, obj)`, the admin's redirect when
+        the object does not exist.
+        """
         if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_sync_permission(request):
+            return None, HttpResponseNotAllowed(["POST"])
+        if not allowed(request):
             raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_sync_permission(request, obj):
+            return None, self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not allowed(request, obj):
             raise PermissionDenied
+        return obj, None
+
+    def sync_view(self, request, object_id):
+        """The target of the change page's sync buttons: run one sync, report it, go back."""
+        obj, refusal = self.posted_object(request, object_id, self.has_sync_permission)
+        if refusal is not None:
+            return refusal
         kind = request.POST.get("kind", "")
         if kind not in dict(self.sync_buttons):
             return HttpResponseBadRequest("unknown sync kind")
