@@ -37,6 +37,7 @@ from providers.base import (
     RemovedTransaction,
     TransactionData,
     TransactionsResult,
+    window_page,
 )
 from providers.errors import (
     ProviderAuthError,
@@ -191,18 +192,8 @@ class AlpacaProvider(HTTPProvider):
         for category in CATEGORIES:
             for number, raw_page in enumerate(self._activity_pages(category, start, end), start=1):
                 where = f"{category} page {number}"
-                transactions: list[TransactionData] = []
-                removed: list[RemovedTransaction] = []
-                for i, raw in enumerate(raw_page):
-                    item = rows.activity(raw, f"{where}[{i}]", account)
-                    if item.provider_transaction_id in seen:
-                        continue
-                    seen.add(item.provider_transaction_id)
-                    if isinstance(item, RemovedTransaction):
-                        removed.append(item)
-                    elif start <= item.posted_date <= end:
-                        transactions.append(item)
-                yield TransactionsResult(transactions=transactions, removed=removed)
+                items = (rows.activity(raw, f"{where}[{i}]", account) for i, raw in enumerate(raw_page))
+                yield window_page(items, seen, start, end)
         yield TransactionsResult(transactions=[], accounts_covered=[account.provider_account_id], accounts=[account])
 
     def _activity_pages(self, category: str, start: date, end: date) -> Iterator[list]:

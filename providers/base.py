@@ -9,7 +9,7 @@ Conventions every adapter follows when it maps a vendor payload:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -85,6 +85,28 @@ def supersedes(known_pending: bool, pending: bool) -> bool:
     chunks), and once posted it stays posted.
     """
     return known_pending or not pending
+
+
+def window_page(
+    items: Iterable[TransactionData | RemovedTransaction], seen: set[str], start: date, end: date
+) -> TransactionsResult:
+    """One page of a fetch whose requests overlap the window (brokers filter by another date than the booking's).
+
+    Each id is taken once (the first time it is seen, across the pages sharing
+    `seen`); removals are kept whatever their date; rows booked outside
+    [start, end] are left out.
+    """
+    transactions: list[TransactionData] = []
+    removed: list[RemovedTransaction] = []
+    for item in items:
+        if item.provider_transaction_id in seen:
+            continue
+        seen.add(item.provider_transaction_id)
+        if isinstance(item, RemovedTransaction):
+            removed.append(item)
+        elif start <= item.posted_date <= end:
+            transactions.append(item)
+    return TransactionsResult(transactions=transactions, removed=removed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,6 +52,7 @@ from providers.base import (
     RemovedTransaction,
     TransactionData,
     TransactionsResult,
+    window_page,
 )
 from providers.errors import (
     ProviderAuthError,
@@ -374,18 +375,10 @@ class SchwabProvider(HTTPProvider):
             first = datetime.combine(start - timedelta(days=1), time.min, tzinfo=UTC)
             last = datetime.combine(end + timedelta(days=1), time.max.replace(microsecond=0), tzinfo=UTC)
             for raw_rows, where in self._window_rows(hash_value, first, last):
-                page: list[TransactionData] = []
-                removed: list[RemovedTransaction] = []
-                for i, raw in enumerate(raw_rows):
-                    item = rows.transaction(raw, f"transactions {where} [{i}]", account_id)
-                    if item.provider_transaction_id in seen:
-                        continue
-                    seen.add(item.provider_transaction_id)
-                    if isinstance(item, RemovedTransaction):
-                        removed.append(item)
-                    elif start <= item.posted_date <= end:
-                        page.append(item)
-                yield TransactionsResult(transactions=page, removed=removed)
+                items = (
+                    rows.transaction(raw, f"transactions {where} [{i}]", account_id) for i, raw in enumerate(raw_rows)
+                )
+                yield window_page(items, seen, start, end)
             covered.append(account_id)
         yield TransactionsResult(transactions=[], accounts_covered=covered)
 
