@@ -160,3 +160,22 @@ def release_stalled_claims(correlation_id: UUID) -> int:
         finished_at=now,
         lease_expires_at=None,
     )
+
+
+def with_durations(rows: list[dict]) -> list[dict]:
+    """`rows` (result rows, as `SyncOutcome.as_dict()` gives them), each with its run's `duration_seconds`.
+
+    The duration is the run's started_at -> finished_at in seconds (null when the
+    row has no run or the run has not finished); one query for all the rows.
+    """
+    ids = {row["sync_run_id"] for row in rows if row.get("sync_run_id")}
+    times = {
+        str(pk): (started, finished)
+        for pk, started, finished in SyncRun.objects.filter(pk__in=ids).values_list("pk", "started_at", "finished_at")
+    }
+    for row in rows:
+        started, finished = times.get(str(row.get("sync_run_id")), (None, None))
+        row["duration_seconds"] = (
+            round((finished - started).total_seconds(), 3) if started is not None and finished is not None else None
+        )
+    return rows

@@ -21,6 +21,7 @@ from sync.models import Account, Connection, Source
 from sync.rendering import describe_row
 from sync.services.connection_sync import SyncOutcome, sync_connection
 from sync.services.due import sync_due_in_process
+from sync.services.runs import with_durations
 from sync.services.window import transactions_window
 
 KINDS = {
@@ -46,7 +47,8 @@ class ConnectionReport:
 
     @classmethod
     def of(cls, connection: Connection, outcomes: list[SyncOutcome]) -> ConnectionReport:
-        return cls(str(connection.pk), connection.name, connection.provider, [o.as_dict() for o in outcomes])
+        rows = with_durations([o.as_dict() for o in outcomes])
+        return cls(str(connection.pk), connection.name, connection.provider, rows)
 
 
 def _usage(message: str) -> CommandError:
@@ -208,9 +210,9 @@ class Command(BaseCommand):
             )
             return self._finish(rows, format, verbosity)
 
-        outcomes = []
+        rows = []
         for conn in connections:
-            outcomes += sync_connection(
+            outcomes = sync_connection(
                 connection_id=conn.pk,
                 user_id=actor.pk if actor else conn.owner_id,
                 kinds=KINDS[what],
@@ -220,10 +222,11 @@ class Command(BaseCommand):
                 account_id=account_obj.pk if account_obj else None,
                 source="cli",
             )
+            report = ConnectionReport.of(conn, outcomes)
+            rows += report.rows
             if format == "text":
-                mine = [o for o in outcomes if o.connection_id == conn.pk]
-                self._report(ConnectionReport.of(conn, mine), options["verbosity"])
-        return self._finish([o.as_dict() for o in outcomes], format, options["verbosity"])
+                self._report(report, options["verbosity"])
+        return self._finish(rows, format, options["verbosity"])
 
     def _defer(self, what, all_connections, account, connection_ids, start, end, force, actor, format):
         # Imported here: the job engine's module is only needed (and only usable) with --defer.

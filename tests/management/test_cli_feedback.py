@@ -1,0 +1,55 @@
+"""What `manage.py sync` and `manage.py demo` tell the person at the terminal: durations, hints, progress."""
+
+from __future__ import annotations
+
+import json
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from sync.models import SyncRun
+
+pytestmark = pytest.mark.django_db
+WINDOW = ["--start-date", "2026-05-01", "--end-date", "2026-06-15"]
+DURATION = re.compile(r" \((\d+\.\d) s\)$")
+
+
+def run(*args) -> tuple[int, str, str]:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+    except CommandError as error:
+        return error.returncode, out.getvalue(), err.getvalue() + str(error)
+    return 0, out.getvalue(), err.getvalue()
+
+
+def test_json_results_carry_their_runs_duration(demo_connection):
+    code, out, _ = run("sync", "all", "--connection", str(demo_connection.pk), "--format", "json", *WINDOW)
+    rows = json.loads(out)
+    assert code == 0 and rows
+    for row in rows:
+        run_ = SyncRun.objects.get(pk=row["sync_run_id"])
+        assert row["duration_seconds"] == pytest.approx(run_.duration.total_seconds(), abs=0.001)
+        assert row["duration_seconds"] >= 0
+
+
+def test_each_text_result_line_ends_with_its_duration(demo_connection):
+    code, out, _ = run("sync", "all", "--connection", str(demo_connection.pk), *WINDOW)
+    lines = [line for line in out.splitlines() if line.startswith("  ")]
+    assert code == 0 and [line.split()[0] for line in lines] == ["accounts", "transactions", "holdings"]
+    assert all(DURATION.search(line) for line in lines), lines
+    # A skip and a failure are runs too: they say how long they took.
+    code, out, _ = run("sync", "accounts", "--connection", str(demo_connection.pk))
+    assert "skipped: " in out and DURATION.search(out.splitlines()[1])
+    demo_connection.__class__.objects.filter(pk=demo_connection.pk).update(status="needs_reauth")
+    code, out, _ = run("sync", "accounts", "--connection", str(demo_connection.pk))
+    assert code == 1 and "failed (reauth_required)" in out and DURATION.search(out.splitlines()[1])
+
+
+def test_demo_command_lines_give_durations(db):
+    code, out, _ = run("demo", "--username", "demo-timed")
+    lines = [line for line in out.splitlines() if line.startswith("  ") and "succeeded:" in line]
+    assert code == 0 and len(lines) >= 3
+    assert all(DURATION.search(line) for line in lines), lines
