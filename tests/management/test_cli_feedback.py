@@ -53,3 +53,19 @@ def test_demo_command_lines_give_durations(db):
     lines = [line for line in out.splitlines() if line.startswith("  ") and "succeeded:" in line]
     assert code == 0 and len(lines) >= 3
     assert all(DURATION.search(line) for line in lines), lines
+
+
+def test_all_connections_says_how_many_were_not_due_and_how_to_force(demo_connection):
+    run("sync", "accounts", "--connection", str(demo_connection.pk))
+    code, out, err = run("sync", "accounts", "--all-connections")
+    assert code == 0 and "0 syncs" in out
+    assert "1 connection was not due (synced within the last 300 seconds" in out and "--force" in out
+    # JSON: the array is unchanged, the hint goes to stderr.
+    code, out, err = run("sync", "accounts", "--all-connections", "--format", "json")
+    assert code == 0 and json.loads(out) == []
+    assert "1 connection was not due" in err and "--force" in err
+    # Quiet, or forced (then nothing is left out): no hint.
+    code, out, err = run("sync", "accounts", "--all-connections", "-v", "0")
+    assert "not due" not in out + err
+    code, out, err = run("sync", "accounts", "--all-connections", "--force")
+    assert code == 0 and "1 syncs: 1 ok" in out and "not due" not in out + err

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -137,7 +138,12 @@ class Command(BaseCommand):
         target.add_argument(
             "--connection", action="append", default=[], metavar="ID", help="Connection id (repeatable)."
         )
-        target.add_argument("--all-connections", action="store_true", help="Every connection that is not disconnected.")
+        target.add_argument(
+            "--all-connections",
+            action="store_true",
+            help="Every connection that is due: not disconnected and not synced within FINSYNC_MIN_SYNC_INTERVAL "
+            "(--force: all of them).",
+        )
         parser.add_argument("--account", metavar="ID", help="Only this account (transactions, holdings).")
         parser.add_argument("--start-date", metavar="YYYY-MM-DD", help="Transactions window start (inclusive).")
         parser.add_argument("--end-date", metavar="YYYY-MM-DD", help="Transactions window end (inclusive).")
@@ -191,6 +197,7 @@ class Command(BaseCommand):
         if all_connections and account_obj is None:
             rows = []
             verbosity = options["verbosity"]
+            not_due = []
 
             def on_connection(conn, outcomes):
                 report = ConnectionReport.of(conn, outcomes)
@@ -207,8 +214,12 @@ class Command(BaseCommand):
                 end_date=end,
                 source="cli",
                 on_connection=on_connection,
+                on_not_due=not_due.append,
             )
-            return self._finish(rows, format, verbosity)
+            try:
+                return self._finish(rows, format, verbosity)
+            finally:
+                self._not_due_hint(not_due[0] if not_due else 0, format, verbosity)
 
         rows = []
         for conn in connections:
@@ -259,6 +270,21 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(rows)} syncs: {ok} ok, {skipped} skipped, {failed} failed")
         if failed:
             raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
+
+    def _not_due_hint(self, count, format, verbosity):
+        """How many connections were left out as not due, and how to take them too.
+
+        Text: after the summary, on stdout; JSON: on stderr, so the array stays as it is.
+        """
+        if not count or verbosity < 1:
+            return
+        interval = settings.FINSYNC_MIN_SYNC_INTERVAL
+        noun = "connection was" if count == 1 else "connections were"
+        hint = (
+            f"{count} {noun} not due (synced within the last {interval} seconds, FINSYNC_MIN_SYNC_INTERVAL); "
+            "add --force to sync them too"
+        )
+        (self.stderr if format == "json" else self.stdout).write(hint)
 
     def _progress(self, count, report, verbosity):
         if verbosity < 1:
