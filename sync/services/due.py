@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from sync import selectors
 from sync.models import Connection, SyncRun
+from sync.progress import Progress
 from sync.services.connection_sync import SyncOutcome, sync_connection
 from sync.services.gate import recently_synced_cutoff
 
@@ -70,12 +71,14 @@ def sync_due_in_process(
     source: str = "cli",
     on_connection: Callable[[Connection, list[SyncOutcome]], None] | None = None,
     on_not_due: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[SyncOutcome]:
     """Sync every due connection in this process, one after another; returns every outcome.
 
     `on_connection` hears each connection's outcomes as they come; `on_not_due`, once,
     before any sync, how many connections (of the actor's, not disconnected) are not
-    due, so that the caller can say that forcing would sync them too.
+    due, so that the caller can say that forcing would sync them too; `progress`: see
+    `sync_connection`.
 
     Several such commands at once are safe but not shared out: the handlers' claim
     keeps two syncs of one connection apart and the gate skips what was just synced.
@@ -98,6 +101,7 @@ def sync_due_in_process(
             start_date=start_date,
             end_date=end_date,
             source=source,
+            progress=progress,
         )
         if requested:
             clear_request(connection.pk, before=begun)

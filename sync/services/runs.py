@@ -18,6 +18,7 @@ from django.utils import timezone
 from sync.audit import signals
 from sync.errors import SyncError, SyncInProgress
 from sync.models import Account, Connection, SyncRun
+from sync.progress import ProgressCounter
 from sync.results import Counts
 
 
@@ -37,6 +38,7 @@ class Attempt:
     last_success: datetime | None = None  # of this kind, on this target: what the recently-synced gate reads
     run: SyncRun | None = None  # the claim, once taken
     details: dict | None = None  # more of what was asked, for every event (a statement file's name, size, SHA-256)
+    progress: ProgressCounter | None = None  # the caller's progress display, when it has one
 
     def emit(self, outcome: str, sync_run: SyncRun | None, payload: dict) -> None:
         signals.SYNC_SIGNALS[outcome].send(

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import struct
+import termios
+import threading
 from io import StringIO
 
 import pytest
@@ -69,3 +75,53 @@ def test_all_connections_says_how_many_were_not_due_and_how_to_force(demo_connec
     assert "not due" not in out + err
     code, out, err = run("sync", "accounts", "--all-connections", "--force")
     assert code == 0 and "1 syncs: 1 ok" in out and "not due" not in out + err
+
+
+def _run_on_terminal(*args) -> tuple[int, str, str]:
+    """Run a command with stderr on a pseudo-terminal (what a person at a terminal sees); bounded in time."""
+    master, slave = pty.openpty()
+    # A terminal 120 columns wide, as a person's is (a new pseudo-terminal has no size).
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    chunks: list[bytes] = []
+
+    def drain():  # read as the command writes, so that a full terminal buffer never blocks it
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the other side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out = StringIO()
+    with os.fdopen(slave, "w") as terminal:
+        assert terminal.isatty()
+        try:
+            call_command(*args, stdout=out, stderr=terminal)
+            code = 0
+        except CommandError as error:
+            code = error.returncode
+        terminal.flush()
+    reader.join(timeout=10)
+    os.close(master)
+    assert not reader.is_alive()
+    return code, out.getvalue(), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_only(demo_connection):
+    code, out, err = _run_on_terminal("sync", "all", "--connection", str(demo_connection.pk), *WINDOW)
+    assert code == 0 and "3 syncs: 3 ok" in out
+    # tqdm's bars: each kind, with pages and rows fetched and applied, and the elapsed time.
+    for text in ("accounts", "transactions", "holdings", "pages=1", "fetched=", "applied=", "rows", "00:00"):
+        assert text in err, (text, err)
+    assert "\r" in err  # drawn in place, not line after line
+    # Quiet on a terminal, and any verbosity on a pipe or file: nothing on stderr.
+    code, out, err = _run_on_terminal("sync", "all", "--connection", str(demo_connection.pk), "--force", "-v", "0")
+    assert code == 0 and out == "" and err == ""
+    code, out, err = run("sync", "all", "--connection", str(demo_connection.pk), "--force", *WINDOW)
+    assert code == 0 and "3 syncs: 3 ok" in out and err == ""
+    code, out, err = run("sync", "all", "--connection", str(demo_connection.pk), "--force", "--format", "json")
+    assert code == 0 and json.loads(out) and err == ""

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from sync.errors import SyncError
+from sync.management.progress import ProgressBars
 from sync.models import Account, Connection, Source
 from sync.rendering import describe_row
 from sync.services.connection_sync import SyncOutcome, sync_connection
@@ -193,6 +194,7 @@ class Command(BaseCommand):
         if defer:
             return self._defer(what, all_connections, account_obj, connection, start, end, force, actor, format)
         connections = self._connections(connection, all_connections, account_obj)
+        bars = self._progress_bars(options["verbosity"])
 
         if all_connections and account_obj is None:
             rows = []
@@ -200,6 +202,8 @@ class Command(BaseCommand):
             not_due = []
 
             def on_connection(conn, outcomes):
+                if bars is not None:
+                    bars.close()
                 report = ConnectionReport.of(conn, outcomes)
                 rows.extend(report.rows)
                 self._progress(len({r["connection_id"] for r in rows}), report, verbosity)
@@ -215,6 +219,7 @@ class Command(BaseCommand):
                 source="cli",
                 on_connection=on_connection,
                 on_not_due=not_due.append,
+                progress=bars,
             )
             try:
                 return self._finish(rows, format, verbosity)
@@ -232,7 +237,10 @@ class Command(BaseCommand):
                 end_date=end,
                 account_id=account_obj.pk if account_obj else None,
                 source="cli",
+                progress=bars,
             )
+            if bars is not None:
+                bars.close()
             report = ConnectionReport.of(conn, outcomes)
             rows += report.rows
             if format == "text":
@@ -270,6 +278,14 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(rows)} syncs: {ok} ok, {skipped} skipped, {failed} failed")
         if failed:
             raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
+
+    def _progress_bars(self, verbosity) -> ProgressBars | None:
+        """Progress bars on stderr, only for a person at a terminal (not -v 0, not a pipe or file)."""
+        if verbosity < 1 or not self.stderr.isatty():
+            return None
+        # tqdm draws with carriage returns: it writes to the stream itself, not through
+        # Django's OutputWrapper, which would end each of its writes with a newline.
+        return ProgressBars(getattr(self.stderr, "_out", self.stderr))
 
     def _not_due_hint(self, count, format, verbosity):
         """How many connections were left out as not due, and how to take them too.
