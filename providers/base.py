@@ -256,6 +256,8 @@ class CredentialField:
     # "text": a string; "integer": a whole number, given as a number or as digits.
     kind: Literal["text", "integer"] = "text"
     max_length: int = 4096
+    # What an optional field is when left out, as a form shows it ("" when there is none to show).
+    default: str = ""
 
 
 class Provider:

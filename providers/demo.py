@@ -99,6 +99,10 @@ def _limit(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
 
+# A demo connection's options when left out (connect fields show them as their defaults).
+DEFAULTS = {"seed": 42, "accounts": 3, "transactions_per_account": 90, "history_days": 120}
+
+
 @register
 class DemoProvider(Provider):
     """Synthetic checking, credit card, brokerage and savings accounts."""
@@ -108,7 +112,13 @@ class DemoProvider(Provider):
     capabilities = Capabilities(accounts=True, transactions=True, holdings=True)
     connect_fields = (
         CredentialField(
-            name="seed", help="Seed of the synthetic data", secret=False, required=False, kind="integer", max_length=40
+            name="seed",
+            help="Seed of the synthetic data",
+            secret=False,
+            required=False,
+            kind="integer",
+            max_length=40,
+            default=str(DEFAULTS["seed"]),
         ),
         CredentialField(
             name="accounts",
@@ -117,6 +127,7 @@ class DemoProvider(Provider):
             required=False,
             kind="integer",
             max_length=40,
+            default=str(DEFAULTS["accounts"]),
         ),
         CredentialField(
             name="transactions_per_account",
@@ -126,6 +137,7 @@ class DemoProvider(Provider):
             required=False,
             kind="integer",
             max_length=40,
+            default=str(DEFAULTS["transactions_per_account"]),
         ),
         CredentialField(
             name="history_days",
@@ -134,6 +146,7 @@ class DemoProvider(Provider):
             required=False,
             kind="integer",
             max_length=40,
+            default=str(DEFAULTS["history_days"]),
         ),
     )
 
@@ -146,10 +159,12 @@ class DemoProvider(Provider):
         filling the disk; an operator's `manage.py connect demo` keeps the wide
         bounds, for benchmarks.
         """
-        history_days = _int_option(options, "history_days", 120, 1, 3650)
+        history_days = _int_option(options, "history_days", DEFAULTS["history_days"], 1, 3650)
         max_accounts = 1000 if wide_bounds else _limit("FINSYNC_DEMO_MAX_ACCOUNTS", 10)
-        accounts = _int_option(options, "accounts", 3, 1, max_accounts)
-        per_account = _int_option(options, "transactions_per_account", 90, 0, 10_000_000)
+        accounts = _int_option(options, "accounts", DEFAULTS["accounts"], 1, max_accounts)
+        per_account = _int_option(
+            options, "transactions_per_account", DEFAULTS["transactions_per_account"], 0, 10_000_000
+        )
         if not wide_bounds:
             total = _limit("FINSYNC_DEMO_MAX_TRANSACTIONS", 20_000)
             if accounts * per_account > total:
@@ -158,7 +173,7 @@ class DemoProvider(Provider):
                     field="transactions_per_account",
                 )
         config = {
-            "seed": _int_option(options, "seed", 42, 0, 2**31 - 1),
+            "seed": _int_option(options, "seed", DEFAULTS["seed"], 0, 2**31 - 1),
             "accounts": accounts,
             "transactions_per_account": per_account,
             "history_days": history_days,

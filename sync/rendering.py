@@ -49,8 +49,16 @@ def describe_row(row: Mapping, *, retry_after: int | None = None, labelled: bool
 
     `labelled`: the caller prints the command as a label of its own (the CLI's
     column), so the text leaves it out: "skipped: ...", "succeeded: 3 created, 0 updated, ...",
-    "failed (reauth_required): ...".
+    "failed (reauth_required): ...", each followed by the run's duration when the row
+    has one ("... (0.4 s)", `duration_seconds`).
     """
+    level, text = _describe(row, retry_after=retry_after, labelled=labelled)
+    if labelled and row.get("duration_seconds") is not None:
+        text += f" ({row['duration_seconds']:.1f} s)"
+    return level, text
+
+
+def _describe(row: Mapping, *, retry_after: int | None, labelled: bool) -> tuple[Level, str]:
     command, status = row["command"], row["status"]
     if status == "failed":
         if labelled:  # a terminal: the machine-readable code, for scripts that grep

@@ -153,7 +153,8 @@ def connection_add_form(slug: str, actor) -> type[ConnectionAddForm]:
         widget = forms.PasswordInput(render_value=False) if field.secret else forms.TextInput
         attrs[CREDENTIAL_PREFIX + field.name] = forms.CharField(
             label=field_label(field.name),
-            help_text=field.help,
+            help_text=field.help + (f" (default: {field.default})" if field.default else ""),
+            initial=field.default or None,  # shown filled in: what the connection gets when left as is
             required=field.required,
             strip=not field.secret,
             widget=widget,
@@ -593,12 +594,14 @@ class ConnectionAdmin(SyncControlsMixin, admin.ModelAdmin):
         slug = request.GET.get("provider", "")
         provider_class = get_provider_class(slug)
         names = tuple(CREDENTIAL_PREFIX + field.name for field in provider_class.connect_fields)
+        # Only a provider that asks for secrets says how they are kept (the demo asks for none).
+        if any(field.secret for field in provider_class.connect_fields):
+            description = "Secrets are stored encrypted and never shown again."
+        else:
+            description = "No secret is needed: every field is a setting, shown with its default."
         return (
             (None, {"fields": ("owner", "name", "provider")}),
-            (
-                f"{provider_class.display_name}: connect fields",
-                {"fields": names, "description": "Secrets are stored encrypted and never shown again."},
-            ),
+            (f"{provider_class.display_name}: connect fields", {"fields": names, "description": description}),
         )
 
     def get_form(self, request, obj=None, change=False, **kwargs):

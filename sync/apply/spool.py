@@ -10,6 +10,7 @@ from typing import IO
 
 from providers.base import AccountData, TransactionSpan, TransactionsResult
 from sync.apply.normalize import transaction_row
+from sync.progress import ProgressCounter
 
 
 class TransactionSpool:
@@ -135,12 +136,21 @@ class TransactionSpool:
             files.clear()
 
 
-def spool_transactions(pages: Iterable[TransactionsResult], *, track_spans: bool = False) -> TransactionSpool:
-    """Spool a provider's pages; the spool is closed if fetching fails."""
+def spool_transactions(
+    pages: Iterable[TransactionsResult], *, track_spans: bool = False, progress: ProgressCounter | None = None
+) -> TransactionSpool:
+    """Spool a provider's pages; the spool is closed if fetching fails.
+
+    `progress` hears of each page as it is spooled: its rows, and the ids of its unchanged span.
+    """
     spool = TransactionSpool(track_spans=track_spans)
     try:
         for page in pages:
             spool.add(page)
+            if progress is not None:
+                if page.restart:  # the spool discarded what came before: so do the counts
+                    progress.restart()
+                progress.fetched(len(page.transactions) + len(page.unchanged_ids or ()))
     except BaseException:
         spool.close()
         raise

@@ -29,6 +29,7 @@ from sync.apply.spool import TransactionSpool, spool_transactions
 from sync.apply.sql import ROWS_PER_STATEMENT, bulk_insert, bulk_update, new_ids
 from sync.errors import ProviderBadResponse
 from sync.models import Account, Transaction
+from sync.progress import ProgressCounter
 from sync.results import Counts
 
 ID_CHUNK = 5000  # ids per `IN (...)` lookup; well under SQLite's (32766) and PostgreSQL's (65535) limits
@@ -147,9 +148,17 @@ def apply_transactions(
 
 
 def apply_spooled_transactions(
-    accounts_by_pid: dict[str, Account], spool: TransactionSpool, *, window: tuple[date, date] | None, now: datetime
+    accounts_by_pid: dict[str, Account],
+    spool: TransactionSpool,
+    *,
+    window: tuple[date, date] | None,
+    now: datetime,
+    progress: ProgressCounter | None = None,
 ) -> Counts:
-    """Apply a spool (window or cursor mode) to the given accounts, account by account, in batches."""
+    """Apply a spool (window or cursor mode) to the given accounts, account by account, in batches.
+
+    `progress` hears of each step's rows (and of each account's unchanged-span rows) as they are applied.
+    """
     counts = Counts()
     for provider_account_id in sorted(spool.account_ids()):
         if provider_account_id not in accounts_by_pid:
@@ -169,6 +178,7 @@ def apply_spooled_transactions(
             window=window,
             now=now,
             counts=counts,
+            progress=progress,
         )
     return counts
 
@@ -241,19 +251,24 @@ def _apply_account_transactions(
     window: tuple[date, date] | None,
     now: datetime,
     counts: Counts,
+    progress: ProgressCounter | None = None,
 ) -> None:
     """One account's rows: choose versions, find what vanished, write in steps, pending -> posted, spans."""
     versions = _chosen_versions(spool, provider_account_id)
     # Rows of unchanged spans are stored as the provider sent them (sync.apply.spans): counted, not read.
     unchanged = _unchanged_ids(spool, provider_account_id, versions.position)
     counts.unchanged += len(unchanged)
+    if progress is not None and unchanged:
+        progress.applied(len(unchanged))
     # Rows the provider dropped: named (cursor mode) or vanished from the window.
     vanished: list[str] = []
     if window is not None:
         in_window = Transaction.objects.filter(account=account, posted_date__range=window)
         vanished = _vanished_ids(in_window, versions.position, unchanged)
     del unchanged
-    step = _AccountWrite(account, removed=removed, vanished=vanished, links=versions.links, now=now, counts=counts)
+    step = _AccountWrite(
+        account, removed=removed, vanished=vanished, links=versions.links, now=now, counts=counts, progress=progress
+    )
     repeated = versions.repeated
     step.write_chosen(spool.rows(provider_account_id), versions.position)
     del versions
@@ -284,8 +299,10 @@ class _AccountWrite:
         links: set[str],
         now: datetime,
         counts: Counts,
+        progress: ProgressCounter | None = None,
     ) -> None:
         self.account, self.now, self.counts = account, now, counts
+        self.progress = progress
         self.links = links
         self.kept: dict[str, _Row] = {}
         _load_by_ids(account, [*removed, *vanished, *links], self.kept)
@@ -339,6 +356,8 @@ class _AccountWrite:
                 self.pending_pks.append(row.pk)
         _insert_transactions(self.account, created, self.now)
         _update_transactions(changed, self.now)
+        if self.progress is not None:
+            self.progress.applied(len(step))
 
     def match_pending_to_posted(self) -> None:
         """Pending -> posted: first the links the provider gives, then (window providers that give

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sync import selectors
 from sync.commands import SyncAccounts, SyncHoldings, SyncTransactions
 from sync.errors import SyncError
+from sync.progress import Progress
 from sync.results import SyncResult
 from sync.services.handlers import sync_accounts, sync_holdings, sync_transactions
 
@@ -67,9 +68,10 @@ def _run(
     account_id: UUID | str | None,
     source: str,
     correlation_id: UUID | None,
+    progress: Progress | None = None,
 ) -> SyncOutcome:
     try:
-        result = handler(command, source=source, correlation_id=correlation_id)
+        result = handler(command, source=source, correlation_id=correlation_id, progress=progress)
     except SyncError as error:
         return SyncOutcome(command=command_name, connection_id=connection_id, account_id=account_id, error=error)
     return SyncOutcome(command=command_name, connection_id=connection_id, account_id=account_id, result=result)
@@ -86,14 +88,16 @@ def sync_connection(
     account_id: UUID | str | None = None,
     source: str,
     correlation_id: uuid.UUID | None = None,
+    progress: Progress | None = None,
 ) -> list[SyncOutcome]:
     """Run the requested kinds for one connection, in order: accounts, transactions, holdings.
 
     Holdings are synced for each of the connection's investment accounts (or
-    only `account_id`, when given).
+    only `account_id`, when given). `progress`, when given, hears how each sync
+    advances (sync.progress.ProgressEvent: pages, rows fetched and applied).
     """
     correlation_id = correlation_id or uuid.uuid4()
-    common = {"source": source, "correlation_id": correlation_id}
+    common = {"source": source, "correlation_id": correlation_id, "progress": progress}
     outcomes: list[SyncOutcome] = []
 
     def stopped() -> bool:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from sync import selectors
 from sync.models import Connection, SyncRun
+from sync.progress import Progress
 from sync.services.connection_sync import SyncOutcome, sync_connection
 from sync.services.gate import recently_synced_cutoff
 
@@ -69,15 +70,26 @@ def sync_due_in_process(
     end_date: date | None = None,
     source: str = "cli",
     on_connection: Callable[[Connection, list[SyncOutcome]], None] | None = None,
+    on_not_due: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[SyncOutcome]:
     """Sync every due connection in this process, one after another; returns every outcome.
+
+    `on_connection` hears each connection's outcomes as they come; `on_not_due`, once,
+    before any sync, how many connections (of the actor's, not disconnected) are not
+    due, so that the caller can say that forcing would sync them too; `progress`: see
+    `sync_connection`.
 
     Several such commands at once are safe but not shared out: the handlers' claim
     keeps two syncs of one connection apart and the gate skips what was just synced.
     """
     started_at = timezone.now()
     outcomes: list[SyncOutcome] = []
-    for connection in list(due_connections(kinds, force=force, started_at=started_at, actor=actor)):
+    due = list(due_connections(kinds, force=force, started_at=started_at, actor=actor))
+    if on_not_due is not None:
+        base = selectors.syncable_connections(actor) if actor is not None else Connection.objects.all()
+        on_not_due(base.exclude(status=Connection.Status.DISCONNECTED).count() - len(due))
+    for connection in due:
         requested = connection.sync_requested_at is not None
         begun = timezone.now()
         results = sync_connection(
@@ -89,6 +101,7 @@ def sync_due_in_process(
             start_date=start_date,
             end_date=end_date,
             source=source,
+            progress=progress,
         )
         if requested:
             clear_request(connection.pk, before=begun)

@@ -58,6 +58,7 @@ from sync.errors import (
     from_provider_error,
 )
 from sync.models import Account, Connection, StatementImport, SyncKind, SyncRun
+from sync.progress import Progress, ProgressCounter
 from sync.results import Counts, SyncResult
 from sync.scrub import Scrubber, scrubber_for
 from sync.services.connections import store_credentials
@@ -85,19 +86,28 @@ __all__ = [
 ]
 
 
-def sync_accounts(command: SyncAccounts, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
-    """Sync every account of a connection; accounts it no longer reports go inactive."""
-    return _run(_AccountsPlan(command), command, source=source, correlation_id=correlation_id)
+def sync_accounts(
+    command: SyncAccounts, *, source: str, correlation_id: uuid.UUID | None = None, progress: Progress | None = None
+) -> SyncResult:
+    """Sync every account of a connection; accounts it no longer reports go inactive.
+
+    `progress` (all three syncs): called with a `ProgressEvent` as rows are fetched and applied.
+    """
+    return _run(_AccountsPlan(command), command, source=source, correlation_id=correlation_id, progress=progress)
 
 
-def sync_transactions(command: SyncTransactions, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
+def sync_transactions(
+    command: SyncTransactions, *, source: str, correlation_id: uuid.UUID | None = None, progress: Progress | None = None
+) -> SyncResult:
     """Sync transactions for a window (or by cursor), for a connection or one of its accounts."""
-    return _run(_TransactionsPlan(command), command, source=source, correlation_id=correlation_id)
+    return _run(_TransactionsPlan(command), command, source=source, correlation_id=correlation_id, progress=progress)
 
 
-def sync_holdings(command: SyncHoldings, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
+def sync_holdings(
+    command: SyncHoldings, *, source: str, correlation_id: uuid.UUID | None = None, progress: Progress | None = None
+) -> SyncResult:
     """Sync one account's holdings: a full snapshot, missing positions go inactive."""
-    return _run(_HoldingsPlan(command), command, source=source, correlation_id=correlation_id)
+    return _run(_HoldingsPlan(command), command, source=source, correlation_id=correlation_id, progress=progress)
 
 
 def import_statement(command: ImportStatement, *, source: str, correlation_id: uuid.UUID | None = None) -> SyncResult:
@@ -130,6 +140,7 @@ class _Fetched:
 
 class _Plan(Protocol):
     kind: str
+    spools: bool  # fetches pages to a spool, which reports progress page by page
 
     def resolve(self, actor: AbstractBaseUser | None, attempt: Attempt) -> datetime | None:
         """Find the target (NotFound otherwise), fill `attempt`; return the kind's last success."""
@@ -146,6 +157,8 @@ class _Plan(Protocol):
 
 class _SyncGate:
     """The three syncs' gate: a statement-file connection is not synced; else the recently-synced gate."""
+
+    spools = False
 
     def gate(self, attempt: Attempt, *, force: bool) -> tuple[str, str] | None:
         if _imports_files(attempt.connection):
@@ -178,6 +191,7 @@ class _AccountsPlan(_SyncGate):
 
 class _TransactionsPlan(_SyncGate):
     kind = SyncKind.TRANSACTIONS
+    spools = True
 
     def __init__(self, command: SyncTransactions) -> None:
         self.command = command
@@ -217,6 +231,7 @@ class _TransactionsPlan(_SyncGate):
                 **options,
             ),
             track_spans=spans_made,
+            progress=attempt.progress,
         )
         fetched = _Fetched(spool, spool.warnings, accounts=list(spool.accounts.values()))
         try:
@@ -237,7 +252,9 @@ class _TransactionsPlan(_SyncGate):
                 connection, fetched.accounts, deactivate_missing=False, snapshot_source=self.kind, now=now
             )
             window = None if self.cursor_mode else (attempt.window_start, attempt.window_end)
-            counts = apply_spooled_transactions(accounts_by_pid, spool, window=window, now=now)
+            counts = apply_spooled_transactions(
+                accounts_by_pid, spool, window=window, now=now, progress=attempt.progress
+            )
         finally:
             fetched.close()
         synced = [accounts_by_pid[p] for p in spool.accounts_covered if p in accounts_by_pid]
@@ -287,6 +304,7 @@ class _StatementPlan:
     """ImportStatement: the target is a statement-file connection, "fetch" parses the file."""
 
     kind = SyncKind.STATEMENT
+    spools = False
 
     def __init__(self, command: ImportStatement) -> None:
         self.command = command
@@ -356,8 +374,22 @@ def _imports_files(connection: Connection) -> bool:
 # --- the steps every kind takes -------------------------------------------------------------------
 
 
-def _run(plan: _Plan, command: SyncCommand, *, source: str, correlation_id: uuid.UUID | None) -> SyncResult:
+def _run(
+    plan: _Plan,
+    command: SyncCommand,
+    *,
+    source: str,
+    correlation_id: uuid.UUID | None,
+    progress: Progress | None = None,
+) -> SyncResult:
     attempt = _begin(plan, command, source=source, correlation_id=correlation_id)
+    if progress is not None:
+        attempt.progress = ProgressCounter(
+            progress,
+            kind=plan.kind,
+            connection_id=attempt.connection.pk,
+            account_id=attempt.account.pk if attempt.account is not None else None,
+        )
     skip = plan.gate(attempt, force=command.force)
     if skip:
         reason, message = skip
@@ -410,15 +442,15 @@ def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Count
         provider, scrubber = _provider_for(attempt.connection)
         provider.on_credentials_changed = _credentials_sink(attempt.connection, rotated)
         now = timezone.now()
-        fetched = plan.fetch(provider, attempt, known_spans=True)
-        fetched.warnings = scrubber.scrub_all(fetched.warnings)
+        fetched = _fetch(plan, provider, attempt, scrubber, known_spans=True)
         try:
             counts = _write(plan, attempt, run, fetched, now)
         except spans.StaleSpans as stale:
             # Rolled back: fetch once more, every row mapped (no known spans), and apply that.
             logger.info("sync %s of connection %s fetches again: %s", plan.kind, attempt.connection.pk, stale)
-            fetched = plan.fetch(provider, attempt, known_spans=False)
-            fetched.warnings = scrubber.scrub_all(fetched.warnings)
+            if attempt.progress is not None:
+                attempt.progress.restart()
+            fetched = _fetch(plan, provider, attempt, scrubber, known_spans=False)
             counts = _write(plan, attempt, run, fetched, now)
         return counts, fetched.warnings
     except ProviderError as error:
@@ -456,6 +488,16 @@ def _fetch_and_apply(plan: _Plan, attempt: Attempt, run: SyncRun) -> tuple[Count
             provider.close()
 
 
+def _fetch(plan: _Plan, provider: Provider, attempt: Attempt, scrubber: Scrubber, *, known_spans: bool) -> _Fetched:
+    fetched = plan.fetch(provider, attempt, known_spans=known_spans)
+    fetched.warnings = scrubber.scrub_all(fetched.warnings)
+    if attempt.progress is not None and not plan.spools:  # a spool reports its own pages as they arrive
+        data = fetched.data
+        rows = getattr(data, "holdings", getattr(data, "statements", data))
+        attempt.progress.fetched(len(rows) if rows is not None else 0)
+    return fetched
+
+
 def _write(plan: _Plan, attempt: Attempt, run: SyncRun, fetched: _Fetched, now: datetime) -> Counts:
     """The data, the run's outcome and the connection's state, in one transaction."""
     try:
@@ -465,6 +507,9 @@ def _write(plan: _Plan, attempt: Attempt, run: SyncRun, fetched: _Fetched, now: 
             _clear_error(attempt.connection)
     finally:
         fetched.close()
+    if attempt.progress is not None:
+        # A spool's apply reported each step already: this last event only says the apply is done.
+        attempt.progress.applied(0 if plan.spools else counts.created + counts.updated + counts.unchanged)
     return counts
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from sync.audit import signals
 from sync.errors import SyncError, SyncInProgress
 from sync.models import Account, Connection, SyncRun
+from sync.progress import ProgressCounter
 from sync.results import Counts
 
 
@@ -37,6 +38,7 @@ class Attempt:
     last_success: datetime | None = None  # of this kind, on this target: what the recently-synced gate reads
     run: SyncRun | None = None  # the claim, once taken
     details: dict | None = None  # more of what was asked, for every event (a statement file's name, size, SHA-256)
+    progress: ProgressCounter | None = None  # the caller's progress display, when it has one
 
     def emit(self, outcome: str, sync_run: SyncRun | None, payload: dict) -> None:
         signals.SYNC_SIGNALS[outcome].send(
@@ -160,3 +162,22 @@ def release_stalled_claims(correlation_id: UUID) -> int:
         finished_at=now,
         lease_expires_at=None,
     )
+
+
+def with_durations(rows: list[dict]) -> list[dict]:
+    """`rows` (result rows, as `SyncOutcome.as_dict()` gives them), each with its run's `duration_seconds`.
+
+    The duration is the run's started_at -> finished_at in seconds (null when the
+    row has no run or the run has not finished); one query for all the rows.
+    """
+    ids = {row["sync_run_id"] for row in rows if row.get("sync_run_id")}
+    times = {
+        str(pk): (started, finished)
+        for pk, started, finished in SyncRun.objects.filter(pk__in=ids).values_list("pk", "started_at", "finished_at")
+    }
+    for row in rows:
+        started, finished = times.get(str(row.get("sync_run_id")), (None, None))
+        row["duration_seconds"] = (
+            round((finished - started).total_seconds(), 3) if started is not None and finished is not None else None
+        )
+    return rows

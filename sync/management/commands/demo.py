@@ -13,6 +13,7 @@ from sync.models import Account, Connection
 from sync.rendering import describe_row
 from sync.services.connection_sync import sync_connection
 from sync.services.connections import create_connection
+from sync.services.runs import with_durations
 
 
 class Command(BaseCommand):
@@ -40,10 +41,8 @@ class Command(BaseCommand):
         outcomes = sync_connection(connection_id=connection.pk, user_id=user.pk, force=force, source="cli")
 
         self.stdout.write(self.style.MIGRATE_HEADING(f"Synced {connection.name} ({connection.pk})"))
-        for outcome in outcomes:
-            level, text = describe_row(
-                outcome.as_dict(), retry_after=outcome.error and outcome.error.retry_after, labelled=True
-            )
+        for outcome, row in zip(outcomes, with_durations([o.as_dict() for o in outcomes]), strict=True):
+            level, text = describe_row(row, retry_after=outcome.error and outcome.error.retry_after, labelled=True)
             line = f"  {outcome.command:<13} {text}"
             self.stdout.write(self.style.ERROR(line) if level == "error" else line)
         self.stdout.write(self.style.MIGRATE_HEADING("Accounts"))

@@ -12,15 +12,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from sync.errors import SyncError
+from sync.management.progress import ProgressBars
 from sync.models import Account, Connection, Source
 from sync.rendering import describe_row
 from sync.services.connection_sync import SyncOutcome, sync_connection
 from sync.services.due import sync_due_in_process
+from sync.services.runs import with_durations
 from sync.services.window import transactions_window
 
 KINDS = {
@@ -46,7 +49,8 @@ class ConnectionReport:
 
     @classmethod
     def of(cls, connection: Connection, outcomes: list[SyncOutcome]) -> ConnectionReport:
-        return cls(str(connection.pk), connection.name, connection.provider, [o.as_dict() for o in outcomes])
+        rows = with_durations([o.as_dict() for o in outcomes])
+        return cls(str(connection.pk), connection.name, connection.provider, rows)
 
 
 def _usage(message: str) -> CommandError:
@@ -135,7 +139,12 @@ class Command(BaseCommand):
         target.add_argument(
             "--connection", action="append", default=[], metavar="ID", help="Connection id (repeatable)."
         )
-        target.add_argument("--all-connections", action="store_true", help="Every connection that is not disconnected.")
+        target.add_argument(
+            "--all-connections",
+            action="store_true",
+            help="Every connection that is due: not disconnected and not synced within FINSYNC_MIN_SYNC_INTERVAL "
+            "(--force: all of them).",
+        )
         parser.add_argument("--account", metavar="ID", help="Only this account (transactions, holdings).")
         parser.add_argument("--start-date", metavar="YYYY-MM-DD", help="Transactions window start (inclusive).")
         parser.add_argument("--end-date", metavar="YYYY-MM-DD", help="Transactions window end (inclusive).")
@@ -185,12 +194,16 @@ class Command(BaseCommand):
         if defer:
             return self._defer(what, all_connections, account_obj, connection, start, end, force, actor, format)
         connections = self._connections(connection, all_connections, account_obj)
+        bars = self._progress_bars(options["verbosity"])
 
         if all_connections and account_obj is None:
             rows = []
             verbosity = options["verbosity"]
+            not_due = []
 
             def on_connection(conn, outcomes):
+                if bars is not None:
+                    bars.close()
                 report = ConnectionReport.of(conn, outcomes)
                 rows.extend(report.rows)
                 self._progress(len({r["connection_id"] for r in rows}), report, verbosity)
@@ -205,12 +218,17 @@ class Command(BaseCommand):
                 end_date=end,
                 source="cli",
                 on_connection=on_connection,
+                on_not_due=not_due.append,
+                progress=bars,
             )
-            return self._finish(rows, format, verbosity)
+            try:
+                return self._finish(rows, format, verbosity)
+            finally:
+                self._not_due_hint(not_due[0] if not_due else 0, format, verbosity)
 
-        outcomes = []
+        rows = []
         for conn in connections:
-            outcomes += sync_connection(
+            outcomes = sync_connection(
                 connection_id=conn.pk,
                 user_id=actor.pk if actor else conn.owner_id,
                 kinds=KINDS[what],
@@ -219,11 +237,15 @@ class Command(BaseCommand):
                 end_date=end,
                 account_id=account_obj.pk if account_obj else None,
                 source="cli",
+                progress=bars,
             )
+            if bars is not None:
+                bars.close()
+            report = ConnectionReport.of(conn, outcomes)
+            rows += report.rows
             if format == "text":
-                mine = [o for o in outcomes if o.connection_id == conn.pk]
-                self._report(ConnectionReport.of(conn, mine), options["verbosity"])
-        return self._finish([o.as_dict() for o in outcomes], format, options["verbosity"])
+                self._report(report, options["verbosity"])
+        return self._finish(rows, format, options["verbosity"])
 
     def _defer(self, what, all_connections, account, connection_ids, start, end, force, actor, format):
         # Imported here: the job engine's module is only needed (and only usable) with --defer.
@@ -256,6 +278,29 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(rows)} syncs: {ok} ok, {skipped} skipped, {failed} failed")
         if failed:
             raise CommandError(f"{failed} of {len(rows)} syncs failed", returncode=1)
+
+    def _progress_bars(self, verbosity) -> ProgressBars | None:
+        """Progress bars on stderr, only for a person at a terminal (not -v 0, not a pipe or file)."""
+        if verbosity < 1 or not self.stderr.isatty():
+            return None
+        # tqdm draws with carriage returns: it writes to the stream itself, not through
+        # Django's OutputWrapper, which would end each of its writes with a newline.
+        return ProgressBars(getattr(self.stderr, "_out", self.stderr))
+
+    def _not_due_hint(self, count, format, verbosity):
+        """How many connections were left out as not due, and how to take them too.
+
+        Text: after the summary, on stdout; JSON: on stderr, so the array stays as it is.
+        """
+        if not count or verbosity < 1:
+            return
+        interval = settings.FINSYNC_MIN_SYNC_INTERVAL
+        noun = "connection was" if count == 1 else "connections were"
+        hint = (
+            f"{count} {noun} not due (synced within the last {interval} seconds, FINSYNC_MIN_SYNC_INTERVAL); "
+            "add --force to sync them too"
+        )
+        (self.stderr if format == "json" else self.stdout).write(hint)
 
     def _progress(self, count, report, verbosity):
         if verbosity < 1:
