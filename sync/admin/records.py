@@ -270,7 +270,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Connection · account", ordering="connection__name")
     def target(self, obj):
-        parts = [str(obj.connection) if obj.connection_id else "-"]
+        parts = [str(obj.connection) if obj.connection_id else (obj.connection_label or "-")]
         if obj.account_id:
             parts.append(str(obj.account))
         elif obj.account_label:

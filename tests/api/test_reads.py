@@ -147,6 +147,19 @@ def test_sync_run_and_audit_event_filters(alice, user, synced_connection):
     }
 
 
+def test_sync_runs_keep_their_labels_when_an_account_goes(alice, user, synced_connection):
+    """A run says what it was about after its account is deleted (SET_NULL, labels written at the start)."""
+    account = synced_connection.accounts.get(type="investment")
+    answer = alice.post(f"/api/accounts/{account.pk}/sync-holdings/", {"force": True}, format="json")
+    assert answer.status_code == 200, answer.content
+    account.delete()
+    shown = alice.get(f"/api/sync-runs/{answer.json()['sync_run_id']}/").json()
+    assert shown["account"] is None
+    assert shown["account_label"] == str(account)
+    assert shown["connection_label"] == str(synced_connection)
+    assert shown["actor_label"] == user.get_username()
+
+
 @pytest.mark.parametrize(
     ("endpoint", "params"),
     [
